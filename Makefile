@@ -1,0 +1,48 @@
+# Tutela: the two commands a newcomer needs are `make quickstart` and `make test`.
+
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# The interpreter that creates the virtual environment; found on PATH or under pyenv.
+PYTHON ?= $(shell scripts/find-python)
+
+.PHONY: venv quickstart test lint typecheck check-all pytest bench lock messages clean-venv
+
+# Reinstall when the lock file changes; the stamp records which lock was installed.
+$(BIN)/.installed: requirements/dev.lock pyproject.toml
+	@test -n "$(PYTHON)" || { scripts/find-python; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(BIN)/.installed
+
+quickstart: $(BIN)/.installed
+	$(BIN)/tutela quickstart --port $(PORT)
+
+test: $(BIN)/.installed lint typecheck pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+
+typecheck: $(BIN)/.installed
+	PYTHONPATH=. $(BIN)/mypy src
+
+pytest: $(BIN)/.installed
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+messages: $(BIN)/.installed
+	cd src/tutela && ../../$(BIN)/django-admin makemessages -l fr -l es -l pt -l ar --no-obsolete && ../../$(BIN)/django-admin compilemessages
+
+# Regenerate the pinned, hashed lock files after changing pyproject.toml.
+lock: $(BIN)/.installed
+	$(BIN)/pip-compile --quiet --allow-unsafe --strip-extras --generate-hashes -o requirements/base.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --allow-unsafe --strip-extras --generate-hashes --extra dev -o requirements/dev.lock pyproject.toml
+
+clean-venv:
+	rm -rf $(VENV)

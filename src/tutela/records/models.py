@@ -1,0 +1,99 @@
+"""Cases, incidents, tracing requests and families: one table, one row per record.
+
+Form values live in the `data` JSONB column, validated against the configuration in force.
+What lists, filters, permissions and duplicate detection need is copied into indexed columns
+on every save.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tutela.access.models import Agency
+from tutela.configuration.models import RecordType
+
+
+class Status(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class Record(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    record_type = models.ForeignKey(RecordType, on_delete=models.PROTECT, related_name="+")
+    # Short human id, such as "K7M-2QX"; random so it reveals nothing about other records.
+    short_id = models.CharField(max_length=16, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    workflow_stage = models.CharField(max_length=50, default="new")
+    disabled = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=1)
+    data = models.JSONField(default=dict)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_records",
+    )
+    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    registration_date = models.DateField(null=True, blank=True)
+
+    # Derived on save, for search and duplicate detection.
+    display_name = models.CharField(max_length=300, blank=True)
+    search_vector = SearchVectorField(null=True)
+    # Normalised and phonetic keys of every name token (see records/names.py).
+    name_keys = ArrayField(models.CharField(max_length=60), default=list)
+    match_sex = models.CharField(max_length=50, blank=True)
+    match_birth_year = models.SmallIntegerField(null=True, blank=True)
+    match_location = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["record_type", "owner", "status", "-updated_at", "id"],
+                name="record_owner_list",
+            ),
+            models.Index(fields=["record_type", "-updated_at", "id"], name="record_recent"),
+            models.Index(fields=["record_type", "agency", "status"], name="record_agency"),
+            GinIndex(fields=["search_vector"], name="record_search"),
+            GinIndex(fields=["name_keys"], name="record_name_keys"),
+            GinIndex(fields=["data"], name="record_data", opclasses=["jsonb_path_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.short_id
+
+
+class RecordHistory(models.Model):
+    """One row per save: each changed field's old and new value, who and when."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="history")
+    version = models.PositiveIntegerField()
+    action = models.CharField(max_length=20)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField()
+    # {field name: {"old": value, "new": value}}; record-level columns use a "$" prefix
+    # ("$status", "$disabled", "$owner").
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["record", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "version"], name="record_history_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} v{self.version}"

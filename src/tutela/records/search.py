@@ -1,0 +1,305 @@
+"""Finding records: free text, exact ids, filters, keyset paging, fuzzy names, duplicates.
+
+Every query here is built to use an index at a million records: the GIN indexes on the search
+vector, the name keys and the form data, and the B-tree indexes on owner, status and dates.
+"""
+
+import base64
+import binascii
+import datetime as dt
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F, Q, QuerySet
+
+from tutela.configuration.forms import FormDefinition, get_form
+from tutela.lib import names
+from tutela.records.derived import fold_for_search
+from tutela.records.models import Record
+
+SHORT_ID = re.compile(r"^[2-9A-HJ-KM-NP-Z]{3}-?[2-9A-HJ-KM-NP-Z]{4}$", re.IGNORECASE)
+SORTS = {
+    "updated": ("updated_at", True),
+    "-updated": ("updated_at", False),
+    "created": ("created_at", True),
+    "-created": ("created_at", False),
+    "short_id": ("short_id", False),
+    "name": ("display_name", False),
+}
+# How many name-key candidates are ranked in Python for one fuzzy search.
+FUZZY_CANDIDATES = 400
+
+
+class SearchError(ValueError):
+    """A search parameter is invalid; the message names it and the fix."""
+
+
+@dataclass
+class Page:
+    records: list[Record]
+    next_cursor: str | None
+
+
+@dataclass
+class Criteria:
+    record_type: str
+    text: str = ""
+    status: str | None = None
+    owner_id: int | None = None
+    agency_id: int | None = None
+    include_disabled: bool = False
+    # {field name: option id or list of ids} for select, radio and tick-box fields.
+    selects: dict[str, Any] = field(default_factory=dict)
+    # {field name: (from, to)} as ISO dates, either end may be None.
+    dates: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    updated_from: dt.datetime | None = None
+    updated_to: dt.datetime | None = None
+    sort: str = "updated"
+
+
+def base_queryset(criteria: Criteria, form: FormDefinition) -> QuerySet[Record]:
+    records = Record.objects.filter(record_type=form.record_type)
+    if not criteria.include_disabled:
+        records = records.filter(disabled=False)
+    if criteria.status:
+        records = records.filter(status=criteria.status)
+    if criteria.owner_id is not None:
+        records = records.filter(owner_id=criteria.owner_id)
+    if criteria.agency_id is not None:
+        records = records.filter(agency_id=criteria.agency_id)
+    if criteria.updated_from:
+        records = records.filter(updated_at__gte=criteria.updated_from)
+    if criteria.updated_to:
+        records = records.filter(updated_at__lt=criteria.updated_to)
+    records = _filter_selects(records, criteria.selects, form)
+    return _filter_dates(records, criteria.dates, form)
+
+
+def _filter_selects(
+    records: QuerySet[Record], selects: dict[str, Any], form: FormDefinition
+) -> QuerySet[Record]:
+    for name, wanted in selects.items():
+        field_def = form.fields.get(name)
+        if field_def is None or field_def.type not in ("select", "radio", "tick_box", "location"):
+            raise SearchError(f"{name!r} is not a select, radio, tick box or location field.")
+        values = wanted if isinstance(wanted, list) else [wanted]
+        multi = bool(field_def.spec.get("multi"))
+        # data @> {"name": value} uses the jsonb_path_ops GIN index; for a multi-select the
+        # stored value is a list, so the containment is {"name": [value]}.
+        condition = Q()
+        for value in values:
+            condition |= Q(data__contains={name: [value] if multi else value})
+        records = records.filter(condition)
+    return records
+
+
+def _filter_dates(
+    records: QuerySet[Record], dates: dict[str, tuple[str | None, str | None]], form: FormDefinition
+) -> QuerySet[Record]:
+    for name, (start, end) in dates.items():
+        field_def = form.fields.get(name)
+        if field_def is None or field_def.type not in ("date", "date_time"):
+            raise SearchError(f"{name!r} is not a date field.")
+        for bound in (start, end):
+            if bound is not None:
+                try:
+                    dt.date.fromisoformat(bound[:10])
+                except ValueError:
+                    raise SearchError(f"{bound!r} is not a date; use YYYY-MM-DD.") from None
+        # ISO dates compare correctly as text.
+        if start:
+            records = records.filter(**{f"data__{name}__gte": start})
+        if end:
+            records = records.filter(**{f"data__{name}__lte": end})
+    return records
+
+
+def exact_match(text: str, record_type: str) -> QuerySet[Record] | None:
+    """Return the records a text names exactly (UUID, short id), or None if it is no id."""
+    candidate = text.strip()
+    try:
+        return Record.objects.filter(pk=uuid.UUID(candidate), record_type__unique_id=record_type)
+    except ValueError:
+        pass
+    if SHORT_ID.match(candidate):
+        compact = candidate.upper().replace("-", "")
+        return Record.objects.filter(
+            short_id=f"{compact[:3]}-{compact[3:]}", record_type__unique_id=record_type
+        )
+    return None
+
+
+def id_number_match(records: QuerySet[Record], text: str, form: FormDefinition) -> Q:
+    """A condition matching records whose id-number fields equal `text`."""
+    condition = Q()
+    for name in form.semantic.get("id_number", []):
+        condition |= Q(data__contains={name: text.strip()})
+    return condition
+
+
+def search(criteria: Criteria, *, limit: int = 25, cursor: str | None = None) -> Page:
+    """Return one page of records matching `criteria`, sorted, with a cursor for the next."""
+    form = get_form(criteria.record_type)
+    records = base_queryset(criteria, form)
+
+    text = criteria.text.strip()
+    if text:
+        exact = exact_match(text, criteria.record_type)
+        if exact is not None:
+            return Page(list(exact.filter(pk__in=records.values("pk"))), None)
+        query = text_query(text)
+        id_condition = id_number_match(records, text, form)
+        records = (
+            records.filter(Q(search_vector=query) | id_condition)
+            if id_condition
+            else (records.filter(search_vector=query))
+        )
+
+    if criteria.sort not in SORTS:
+        raise SearchError(f"{criteria.sort!r} is not a sort order; use {', '.join(SORTS)}.")
+    column, descending = SORTS[criteria.sort]
+    records = _after_cursor(records, cursor, column, descending)
+    order = (f"-{column}", "-id") if descending else (column, "id")
+    page = list(records.order_by(*order)[: limit + 1])
+
+    next_cursor = None
+    if len(page) > limit:
+        page = page[:limit]
+        last = page[-1]
+        next_cursor = encode_cursor(getattr(last, column), last.pk)
+    return Page(page, next_cursor)
+
+
+def text_query(text: str) -> SearchQuery:
+    folded = fold_for_search(text)
+    plain = SearchQuery(folded, config="simple", search_type="websearch")
+    stemmed = SearchQuery(folded, config=settings.TUTELA_SEARCH_LANGUAGE, search_type="websearch")
+    return plain | stemmed
+
+
+def encode_cursor(value: Any, pk: uuid.UUID) -> str:
+    raw = json.dumps([value.isoformat() if hasattr(value, "isoformat") else value, str(pk)])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _after_cursor(
+    records: QuerySet[Record], cursor: str | None, column: str, descending: bool
+) -> QuerySet[Record]:
+    if not cursor:
+        return records
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, pk = json.loads(base64.urlsafe_b64decode(padded))
+        pk = uuid.UUID(pk)
+        if column.endswith("_at"):
+            value = dt.datetime.fromisoformat(value)
+    except (ValueError, TypeError, binascii.Error):
+        raise SearchError("The page cursor is invalid; start again from the first page.") from None
+    if descending:
+        return records.filter(Q(**{f"{column}__lt": value}) | Q(**{column: value, "pk__lt": pk}))
+    return records.filter(Q(**{f"{column}__gt": value}) | Q(**{column: value, "pk__gt": pk}))
+
+
+def ranked_text_search(criteria: Criteria, limit: int = 25) -> list[Record]:
+    """Return the best matches of a free-text search by relevance (no paging)."""
+    form = get_form(criteria.record_type)
+    query = text_query(criteria.text)
+    return list(
+        base_queryset(criteria, form)
+        .filter(search_vector=query)
+        .annotate(rank=SearchRank(F("search_vector"), query))
+        .order_by("-rank", "-updated_at")[:limit]
+    )
+
+
+@dataclass
+class NameMatch:
+    record: Record
+    score: float
+
+
+def name_condition(query: str) -> Q | None:
+    groups = names.query_key_groups(query)
+    if not groups:
+        return None
+    condition = Q()
+    for keys in groups:
+        condition &= Q(name_keys__overlap=keys)
+    return condition
+
+
+def find_by_name(
+    record_type: str, query: str, *, limit: int = 25, records: QuerySet[Record] | None = None
+) -> list[NameMatch]:
+    """Fuzzy name search: spelling variants, either script, any word order."""
+    condition = name_condition(query)
+    if condition is None:
+        return []
+    if records is None:
+        records = Record.objects.filter(record_type__unique_id=record_type, disabled=False)
+    candidates = list(records.filter(condition).order_by("-updated_at")[:FUZZY_CANDIDATES])
+    matches = [NameMatch(r, names.similarity(query, r.display_name)) for r in candidates]
+    matches.sort(key=lambda m: m.score, reverse=True)
+    return matches[:limit]
+
+
+@dataclass
+class DuplicateCandidate:
+    record: Record
+    score: float
+    reasons: list[str]
+
+
+def find_duplicates(
+    record_type: str, values: dict[str, Any], *, limit: int = 10
+) -> list[DuplicateCandidate]:
+    """Return existing records that may be the same child as `values`, best first.
+
+    Names must match phonetically; sex, birth year (from the date of birth or age) and
+    location raise or lower the score.
+    """
+    from tutela.records import derived
+
+    form = get_form(record_type)
+    probe = Record(record_type=form.record_type, data=values, created_at=_now())
+    derived.refresh(probe, form)
+    if not probe.display_name:
+        return []
+    records = Record.objects.filter(record_type=form.record_type, disabled=False)
+    if probe.match_sex:
+        records = records.filter(Q(match_sex=probe.match_sex) | Q(match_sex=""))
+    if probe.match_birth_year:
+        year = probe.match_birth_year
+        records = records.filter(
+            Q(match_birth_year__range=(year - 2, year + 2)) | Q(match_birth_year__isnull=True)
+        )
+
+    candidates = []
+    for match in find_by_name(record_type, probe.display_name, limit=50, records=records):
+        reasons = ["name"]
+        score = match.score * 0.7
+        other = match.record
+        if probe.match_sex and other.match_sex == probe.match_sex:
+            score += 10
+            reasons.append("sex")
+        if probe.match_birth_year and other.match_birth_year == probe.match_birth_year:
+            score += 10
+            reasons.append("age")
+        if probe.match_location and other.match_location == probe.match_location:
+            score += 10
+            reasons.append("location")
+        if score >= 60:
+            candidates.append(DuplicateCandidate(other, round(score, 1), reasons))
+    candidates.sort(key=lambda c: c.score, reverse=True)
+    return candidates[:limit]
+
+
+def _now() -> dt.datetime:
+    from django.utils import timezone
+
+    return timezone.now()

@@ -1,0 +1,224 @@
+"""Tutela's settings: environment variables plus an optional secrets file.
+
+Every setting is documented in docs/settings.md. Secrets come only from the secrets file named
+by TUTELA_SECRETS_FILE or from `*_FILE` variables, never from plain environment variables.
+"""
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("TUTELA_VAR_DIR", Path.cwd() / "var")).resolve()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use true or false.")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+
+
+def load_secrets() -> dict[str, Any]:
+    """Read the TOML secrets file; the file must not be readable by other users."""
+    path = os.environ.get("TUTELA_SECRETS_FILE")
+    if not path:
+        return {}
+    secrets_path = Path(path)
+    try:
+        mode = secrets_path.stat().st_mode
+    except FileNotFoundError:
+        raise ImproperlyConfigured(
+            f"TUTELA_SECRETS_FILE names {path}, which does not exist."
+        ) from None
+    if mode & 0o077:
+        raise ImproperlyConfigured(
+            f"The secrets file {path} is readable by other users: run `chmod 600 {path}`."
+        )
+    with secrets_path.open("rb") as f:
+        try:
+            return tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ImproperlyConfigured(f"The secrets file {path} is not valid TOML: {e}") from None
+
+
+SECRETS = load_secrets()
+
+
+def secret(name: str, default: str | None = None) -> str | None:
+    """Return a secret from `<NAME>_FILE` or the secrets file, in that order."""
+    file_variable = os.environ.get(f"{name}_FILE")
+    if file_variable:
+        return Path(file_variable).read_text().strip()
+    value = SECRETS.get(name.lower())
+    return str(value) if value is not None else default
+
+
+DEBUG = env_bool("TUTELA_DEBUG", False)
+
+# The quick start writes a random key under var/; production sets one in the secrets file.
+SECRET_KEY = secret("SECRET_KEY") or ""
+if not SECRET_KEY:
+    key_file = VAR_DIR / "secret_key"
+    if key_file.exists():
+        SECRET_KEY = key_file.read_text().strip()
+    else:
+        raise ImproperlyConfigured(
+            "No SECRET_KEY: set secret_key in the secrets file (TUTELA_SECRETS_FILE), "
+            "or run `tutela quickstart`, which writes one under var/."
+        )
+
+ALLOWED_HOSTS = os.environ.get("TUTELA_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+CSRF_TRUSTED_ORIGINS = [
+    origin for origin in os.environ.get("TUTELA_CSRF_TRUSTED_ORIGINS", "").split(",") if origin
+]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "tutela.access",
+    "tutela.configuration",
+    "tutela.records",
+    "tutela.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tutela.web.middleware.UserTimezoneMiddleware",
+]
+
+ROOT_URLCONF = "tutela.urls"
+WSGI_APPLICATION = "tutela.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "tutela.web.context.site",
+            ],
+        },
+    },
+]
+
+database_url = os.environ.get("DATABASE_URL") or secret("DATABASE_URL")
+if not database_url:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. Set it to a PostgreSQL 15+ address "
+        "(postgresql://user@host:5432/tutela), or use the `tutela` command, "
+        "which starts the embedded PostgreSQL under var/ when DATABASE_URL is unset."
+    )
+if not database_url.startswith(("postgres://", "postgresql://")):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be a postgresql:// address: Tutela runs on PostgreSQL only."
+    )
+DATABASES = {
+    "default": dj_database_url.parse(database_url, conn_max_age=env_int("TUTELA_CONN_MAX_AGE", 60))
+}
+DATABASES["default"]["OPTIONS"] = {"options": "-c lock_timeout=5000"}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "access.User"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("TUTELA_SECURE_COOKIES", not DEBUG and False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_AGE = env_int("TUTELA_SESSION_MAX_AGE", 12 * 3600)
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", _("English")),
+    ("fr", _("French")),
+    ("es", _("Spanish")),
+    ("pt", _("Portuguese")),
+    ("ar", _("Arabic")),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Tutela API", "VERSION": "1"}
+
+# The language whose stemming rules full-text search applies beside plain word matching.
+# One of PostgreSQL's text search configurations (english, french, spanish, portuguese, arabic).
+TUTELA_SEARCH_LANGUAGE = os.environ.get("TUTELA_SEARCH_LANGUAGE", "english")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("TUTELA_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,8 @@
+from django.urls import include, path
+
+from tutela.web.health import health
+
+urlpatterns = [
+    path("health", health, name="health"),
+    path("", include("tutela.web.urls")),
+]

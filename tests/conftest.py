@@ -1,0 +1,135 @@
+"""Test harness: real PostgreSQL, a migrated template database cloned per worker, a cast of users.
+
+The template's name carries a hash of every migration file, so it is built once and reused
+until a migration changes. Each pytest-xdist worker gets its own copy made with
+`CREATE DATABASE ... TEMPLATE`, which takes well under a second.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connections
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "tutela"
+TEMPLATE_LOCK = 7_410_900  # advisory lock key serialising template creation across workers
+
+
+def migrations_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(SRC.glob("*/migrations/*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def admin_conninfo() -> dict[str, Any]:
+    db = settings.DATABASES["default"]
+    return {
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+
+
+def database_url(name: str) -> str:
+    base = os.environ["DATABASE_URL"]
+    prefix, _, query = base.partition("?")
+    prefix = prefix.rsplit("/", 1)[0]
+    return f"{prefix}/{name}" + (f"?{query}" if query else "")
+
+
+def ensure_template(admin: psycopg.Connection[Any]) -> str:
+    name = f"tutela_template_{migrations_hash()}"
+    admin.execute("SELECT pg_advisory_lock(%s)", [TEMPLATE_LOCK])
+    try:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists:
+            return name
+        building = f"{name}_building"
+        admin.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{building}"')
+        env = {**os.environ, "DATABASE_URL": database_url(building)}
+        env["DJANGO_SETTINGS_MODULE"] = "tutela.settings"
+        subprocess.run(
+            [sys.executable, "-m", "django", "migrate", "--no-input", "-v", "0"],
+            env=env,
+            check=True,
+        )
+        # Renaming only after a complete migration means a killed run never leaves a
+        # half-migrated template behind under the final name.
+        admin.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+        return name
+    finally:
+        admin.execute("SELECT pg_advisory_unlock(%s)", [TEMPLATE_LOCK])
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_blocker: Any, worker_id: str) -> Iterator[None]:
+    test_name = f"tutela_test_{worker_id}_{os.getpid()}"
+    with psycopg.connect(**admin_conninfo()) as admin:
+        template = ensure_template(admin)
+        admin.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{test_name}" TEMPLATE "{template}"')
+
+    settings.DATABASES["default"]["NAME"] = test_name
+    connections["default"].settings_dict["NAME"] = test_name
+    connections["default"].close()
+    yield
+
+    connections.close_all()
+    with psycopg.connect(**admin_conninfo()) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
+
+
+SAMPLE_LOCATIONS = """Country,Country code,Region,Region code,District,District code
+#adm0+name,#adm0+code,#adm1+name,#adm1+code,#adm2+name,#adm2+code
+Utopia,UT,North,UT01,Hill district,UT0101
+Utopia,UT,North,UT01,Lake district,UT0102
+Utopia,UT,South,UT02,Coast district,UT0201
+"""
+
+
+@pytest.fixture
+def sample_config(db: None) -> None:
+    """Load the small test configuration and a three-district location tree."""
+    from tests.sample_configuration import sample
+    from tutela.configuration.loading import load_configuration
+    from tutela.configuration.locations import parse_locations, save_locations
+
+    load_configuration(sample())
+    save_locations(parse_locations(SAMPLE_LOCATIONS))
+
+
+@pytest.fixture
+def agency(db: None) -> Any:
+    from tutela.access.models import Agency
+
+    return Agency.objects.create(unique_id="agency-one", name={"en": "Agency One"})
+
+
+@pytest.fixture
+def caseworker(agency: Any) -> Any:
+    """Amina, a caseworker of agency one."""
+    from tutela.access.models import User
+
+    return User.objects.create_user("amina", password="correct horse battery", agency=agency)
+
+
+@pytest.fixture
+def colleague(agency: Any) -> Any:
+    """Bruno, another caseworker of the same agency."""
+    from tutela.access.models import User
+
+    return User.objects.create_user("bruno", password="correct horse battery", agency=agency)
