@@ -89,8 +89,11 @@ def transliterate(text: str) -> str:
         letters = []
         for index, ch in enumerate(word):
             latin = ARABIC_TO_LATIN.get(ch, ch)
+            # Ayn starting a word sounds as a vowel (Ali, Omar, Abd); elsewhere it is dropped.
             # Waw and ya inside a word are usually the long vowels u and i.
-            if index > 0 and ch == "و":
+            if index == 0 and ch == "ع":
+                latin = "a"
+            elif index > 0 and ch == "و":
                 latin = "u"
             elif index > 0 and ch == "ي":
                 latin = "i"
