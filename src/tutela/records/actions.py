@@ -8,6 +8,7 @@ changed field's old and new value, and refreshes the derived search columns.
 import logging
 import secrets
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,10 +73,22 @@ def create_record(
     user: User | None,
     *,
     enforce_editable: bool = True,
+    required_sections: Collection[str] | None = None,
 ) -> Record:
-    """Validate `values` and register a new record owned by `user`."""
+    """Validate `values` and register a new record owned by `user`.
+
+    Required fields are checked in every section, or only in `required_sections` when the
+    caller's form showed just those (as the registration form does).
+    """
     form = get_form(record_type)
-    cleaned = clean_changes(form, values, {}, creating=True, enforce_editable=enforce_editable)
+    cleaned = clean_changes(
+        form,
+        values,
+        {},
+        creating=True,
+        enforce_editable=enforce_editable,
+        required_sections=required_sections,
+    )
     data = {name: value for name, value in cleaned.items() if value is not None}
     now = timezone.now()
 

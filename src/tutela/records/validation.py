@@ -9,6 +9,7 @@ Messages name the field and the fix; they repeat the value only for fields not m
 import datetime as dt
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -414,11 +415,13 @@ def clean_changes(
     *,
     creating: bool,
     enforce_editable: bool = True,
+    required_sections: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Return the normalised changes, calculated fields included; raise RecordInvalid.
 
     Required fields are checked in every section that the changes touch, and in all sections
-    when a record is created.
+    when a record is created, unless `required_sections` names the sections the creating form
+    showed (a registration form shows only a few; the others are filled in later).
     """
     if not isinstance(changes, dict):
         raise RecordInvalid([FieldProblem("$", "must be an object of field values.")])
@@ -433,8 +436,14 @@ def clean_changes(
             cleaner.add(name, "is hidden by its condition (skip logic) and takes no value.")
 
     touched = {form.section_of[name].unique_id for name in cleaned}
+    if creating:
+        touched |= (
+            {s.unique_id for s in form.sections}
+            if required_sections is None
+            else set(required_sections)
+        )
     for section in form.sections:
-        if not (creating or section.unique_id in touched) or not section_shown(section, merged):
+        if section.unique_id not in touched or not section_shown(section, merged):
             continue
         for field in section.fields:
             missing = field.spec.get("required") and is_empty(merged.get(field.name))
