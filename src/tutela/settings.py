@@ -101,10 +101,12 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tutela.access",
     "tutela.configuration",
     "tutela.records",
     "tutela.web",
+    "tutela.api",
 ]
 
 MIDDLEWARE = [
@@ -207,11 +209,24 @@ WHITENOISE_AUTOREFRESH = DEBUG
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tutela.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "tutela.api.errors.handle_exception",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Tutela API", "VERSION": "1"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tutela API",
+    "DESCRIPTION": "Child protection records and their configuration.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+}
 
 # The language whose stemming rules full-text search applies beside plain word matching.
 # One of PostgreSQL's text search configurations (english, french, spanish, portuguese, arabic).

@@ -244,11 +244,11 @@ def dump_configuration() -> dict[str, Any]:
         ],
     }
     for record_type in RecordType.objects.prefetch_related("groups", "sections__fields"):
-        document["record_types"].append(_dump_record_type(record_type))
+        document["record_types"].append(dump_record_type(record_type))
     return document
 
 
-def _dump_record_type(record_type: RecordType) -> dict[str, Any]:
+def dump_record_type(record_type: RecordType) -> dict[str, Any]:
     return {
         "unique_id": record_type.unique_id,
         "name": record_type.name,

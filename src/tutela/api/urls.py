@@ -1,0 +1,38 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tutela.api import views
+
+app_name = "api"
+
+record = "records/<slug:record_type>/<uuid:record_id>"
+
+urlpatterns = [
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("records/<slug:record_type>/", views.RecordListView.as_view(), name="records"),
+    path("records/<slug:record_type>/search", views.RecordSearchView.as_view(), name="search"),
+    path(
+        "records/<slug:record_type>/duplicates",
+        views.DuplicateCheckView.as_view(),
+        name="duplicates",
+    ),
+    path(record, views.RecordDetailView.as_view(), name="record"),
+    path(f"{record}/history", views.RecordHistoryView.as_view(), name="history"),
+    path(
+        f"{record}/close",
+        views.RecordStateView.as_view(change="close"),
+        name="close",
+    ),
+    path(f"{record}/reopen", views.RecordStateView.as_view(change="reopen"), name="reopen"),
+    path(f"{record}/disable", views.RecordStateView.as_view(change="disable"), name="disable"),
+    path(f"{record}/enable", views.RecordStateView.as_view(change="enable"), name="enable"),
+    path("configuration/record-types", views.RecordTypeListView.as_view(), name="record-types"),
+    path(
+        "configuration/record-types/<slug:record_type>",
+        views.RecordTypeDetailView.as_view(),
+        name="record-type",
+    ),
+    path("configuration/lookups", views.LookupListView.as_view(), name="lookups"),
+    path("configuration/locations", views.LocationListView.as_view(), name="locations"),
+]
