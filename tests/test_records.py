@@ -288,3 +288,19 @@ def test_update_query_count(caseworker: Any) -> None:
         actions.update_record(record.pk, {"age": 4}, caseworker, base_version=1)
     # Savepoint, lock, generation check, update, search vector, history, release.
     assert len(queries) <= 8, [q["sql"][:80] for q in queries]
+
+
+def test_required_checked_per_touched_section(caseworker: Any) -> None:
+    # The incident's only section has a required date; a case created without touching the
+    # protection section is not held back by that section's requirements.
+    record = actions.create_record("case", {"name_first": "Amal"}, caseworker)
+    assert record.version == 1
+    with pytest.raises(RecordInvalid) as error:
+        actions.create_record("incident", {"description": "x"}, caseworker)
+    assert problems_of(error) == {"incident_date": ["is required."]}
+
+
+def test_required_sections_named_by_form(caseworker: Any) -> None:
+    with pytest.raises(RecordInvalid) as error:
+        actions.create_record("incident", {}, caseworker, required_sections=["incident_details"])
+    assert problems_of(error) == {"incident_date": ["is required."]}

@@ -77,8 +77,8 @@ def create_record(
 ) -> Record:
     """Validate `values` and register a new record owned by `user`.
 
-    Required fields are checked in every section, or only in `required_sections` when the
-    caller's form showed just those (as the registration form does).
+    Required fields are checked in the sections the values touch and in `required_sections`
+    (the sections the caller's form showed, such as a registration form).
     """
     form = get_form(record_type)
     cleaned = clean_changes(

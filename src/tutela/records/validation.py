@@ -419,9 +419,8 @@ def clean_changes(
 ) -> dict[str, Any]:
     """Return the normalised changes, calculated fields included; raise RecordInvalid.
 
-    Required fields are checked in every section that the changes touch, and in all sections
-    when a record is created, unless `required_sections` names the sections the creating form
-    showed (a registration form shows only a few; the others are filled in later).
+    Required fields are checked in every section that the changes touch and in the sections
+    named by `required_sections` (those the caller's form showed, even if left empty).
     """
     if not isinstance(changes, dict):
         raise RecordInvalid([FieldProblem("$", "must be an object of field values.")])
@@ -435,13 +434,11 @@ def clean_changes(
         if not is_empty(value) and not field_shown(form, form.fields[name], merged):
             cleaner.add(name, "is hidden by its condition (skip logic) and takes no value.")
 
+    # Required fields are checked per section, as a form is completed: in the sections the
+    # values touch, plus those the caller's form showed. Sections filled in later (assessment,
+    # closure) do not block registering a record.
     touched = {form.section_of[name].unique_id for name in cleaned}
-    if creating:
-        touched |= (
-            {s.unique_id for s in form.sections}
-            if required_sections is None
-            else set(required_sections)
-        )
+    touched |= set(required_sections or ())
     for section in form.sections:
         if section.unique_id not in touched or not section_shown(section, merged):
             continue
