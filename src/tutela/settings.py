@@ -177,7 +177,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("TUTELA_SECURE_COOKIES", not DEBUG and False)
+# The quick start serves plain HTTP on 127.0.0.1; a site behind TLS sets this to true.
+SESSION_COOKIE_SECURE = env_bool("TUTELA_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = env_int("TUTELA_SESSION_MAX_AGE", 12 * 3600)
 
@@ -231,6 +232,12 @@ SPECTACULAR_SETTINGS = {
 # The language whose stemming rules full-text search applies beside plain word matching.
 # One of PostgreSQL's text search configurations (english, french, spanish, portuguese, arabic).
 TUTELA_SEARCH_LANGUAGE = os.environ.get("TUTELA_SEARCH_LANGUAGE", "english")
+SEARCH_LANGUAGES = ("english", "french", "spanish", "portuguese", "arabic", "simple")
+if TUTELA_SEARCH_LANGUAGE not in SEARCH_LANGUAGES:
+    raise ImproperlyConfigured(
+        f"TUTELA_SEARCH_LANGUAGE={TUTELA_SEARCH_LANGUAGE!r} is not supported; use one of "
+        f"{', '.join(SEARCH_LANGUAGES)}."
+    )
 
 LOGGING = {
     "version": 1,

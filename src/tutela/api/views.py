@@ -283,7 +283,7 @@ class RecordHistoryView(APIView):
         responses={200: api.HistorySerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, record_type: str, record_id: uuid.UUID) -> Response:
-        """Every save of the record, oldest first, with each field's old and new value."""
+        """List every save of the record, oldest first, with each field's old and new value."""
         record = get_record(record_type, record_id)
         rows = RecordHistory.objects.filter(record=record).select_related("user")
         return Response(api.HistorySerializer(rows.order_by("version"), many=True).data)
@@ -292,7 +292,7 @@ class RecordHistoryView(APIView):
 class RecordTypeListView(APIView):
     @extend_schema(operation_id="configuration_record_types", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
-        """The record types with their names per locale."""
+        """List the record types with their names per locale."""
         return Response(
             [{"unique_id": rt.unique_id, "name": rt.name} for rt in RecordType.objects.all()]
         )
@@ -305,7 +305,7 @@ class RecordTypeDetailView(APIView):
         responses={200: OpenApiTypes.OBJECT, 404: ERRORS[404]},
     )
     def get(self, request: Request, record_type: str) -> Response:
-        """The form groups, sections and fields of one record type, in the configuration
+        """Return one record type's form groups, sections and fields in the configuration
         format."""
         form = form_for(record_type)
         record_type_row = RecordType.objects.prefetch_related("groups", "sections__fields").get(
@@ -317,7 +317,7 @@ class RecordTypeDetailView(APIView):
 class LookupListView(APIView):
     @extend_schema(operation_id="configuration_lookups", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
-        """Every lookup with its translated options."""
+        """List every lookup with its translated options."""
         return Response(
             [
                 {"unique_id": lookup.unique_id, "name": lookup.name, "options": lookup.options}
@@ -337,7 +337,7 @@ class LocationListView(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request) -> Response:
-        """The children of one location (or the top level), for pickers."""
+        """List the children of one location (or the top level), for pickers."""
         parent = request.query_params.get("parent")
         locations = Location.objects.filter(disabled=False).select_related("parent")
         locations = (

@@ -9,7 +9,6 @@ import logging
 import secrets
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -45,13 +44,6 @@ class RecordConflict(Exception):
 
 class RecordDisabled(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who makes a change; None for system jobs such as imports and seeding."""
-
-    user: User | None
 
 
 def new_short_id() -> str:
