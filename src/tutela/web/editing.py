@@ -1,0 +1,274 @@
+"""The inputs of a generated record form: what the edit and registration templates render.
+
+`build_inputs` turns the fields of some sections, the values to show and the validator's
+problems into a list of `Input`s, one per field, each with its HTML name, widget, current
+value as text, options, errors and help. Fields hidden by skip logic are left out unless they
+carry an error; the page refreshes the form (htmx) when a field that a condition names changes.
+"""
+
+import dataclasses
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from tutela.access.models import Agency, User
+from tutela.configuration.forms import FormDefinition, SectionDef
+from tutela.configuration.models import ATTACHMENT_TYPES, Field, Location, translate
+from tutela.records.validation import condition_holds
+from tutela.web import binding
+from tutela.web.display import Display
+
+WIDGETS = {
+    "text": "text",
+    "textarea": "textarea",
+    "radio": "radio",
+    "tick_box": "checkbox",
+    "number": "number",
+    "date": "date",
+    "date_time": "datetime",
+    "location": "select",
+    "tally": "tally",
+    "subform": "subform",
+    "separator": "separator",
+    "calculated": "readonly",
+}
+
+
+@dataclass
+class Option:
+    value: str
+    label: str
+
+
+@dataclass
+class Input:
+    field: Field
+    name: str
+    widget: str
+    label: str
+    help: str = ""
+    value: str | list[str] = ""
+    options: list[Option] = dataclasses.field(default_factory=list)
+    errors: list[str] = dataclasses.field(default_factory=list)
+    required: bool = False
+    # Other fields' conditions name this one: changing it refreshes the form.
+    controls: bool = False
+    # Read-only text, for calculated values and attachments.
+    text: str = ""
+    # Tally: one (option label, input name, count) per option.
+    counts: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+    rows: list["Row"] = dataclasses.field(default_factory=list)
+    inputmode: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"id_{self.name}"
+
+    @property
+    def values(self) -> list[str]:
+        return self.value if isinstance(self.value, list) else [self.value]
+
+
+@dataclass
+class Row:
+    prefix: str
+    unique_id: str
+    inputs: list[Input]
+    blank: bool
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+
+def condition_fields(condition: Any) -> set[str]:
+    """The names of the fields a skip-logic condition reads."""
+    if not isinstance(condition, dict):
+        return set()
+    names: set[str] = set()
+    for key in ("and", "or"):
+        for part in condition.get(key, []):
+            names |= condition_fields(part)
+    if "not" in condition:
+        names |= condition_fields(condition["not"])
+    if "field" in condition:
+        names.add(condition["field"])
+    return names
+
+
+def controlling(fields: Iterable[Field]) -> set[str]:
+    names: set[str] = set()
+    for f in fields:
+        names |= condition_fields(f.spec.get("visible_if"))
+    return names
+
+
+class OptionSource:
+    """Options of select, radio and location fields, each kind read once per form."""
+
+    def __init__(self, form: FormDefinition) -> None:
+        self.form = form
+        self._locations: list[Location] | None = None
+        self._references: dict[str, list[Option]] = {}
+
+    def options(self, f: Field, selected: list[str]) -> list[Option]:
+        source = f.spec.get("options")
+        if f.type == "location" or source == "location":
+            return self.locations(f.spec.get("admin_level"))
+        if source in ("agency", "user"):
+            return self.references(str(source))
+        return [
+            Option(option["id"], translate(option.get("label")) or option["id"])
+            for option in self.form.options(f) or []
+            if not option.get("disabled") or option["id"] in selected
+        ]
+
+    def locations(self, deepest: int | None) -> list[Option]:
+        # NOTE: a select suits trees of a few hundred places; a large tree needs a search box.
+        if self._locations is None:
+            self._locations = list(Location.objects.filter(disabled=False))
+        by_code = {location.unique_id: location for location in self._locations}
+        parent_codes = {location.pk: location.unique_id for location in self._locations}
+        options = []
+        for location in sorted(
+            self._locations, key=lambda loc: path_of(loc, by_code, parent_codes)
+        ):
+            if deepest is not None and location.admin_level > deepest:
+                continue
+            labels = [by_code[code].label for code in path_of(location, by_code, parent_codes)]
+            options.append(Option(location.unique_id, " › ".join(labels)))
+        return options
+
+    def references(self, kind: str) -> list[Option]:
+        if kind not in self._references:
+            if kind == "agency":
+                self._references[kind] = [
+                    Option(agency.unique_id, translate(agency.name) or agency.unique_id)
+                    for agency in Agency.objects.filter(disabled=False).order_by("unique_id")
+                ]
+            else:
+                self._references[kind] = [
+                    Option(user.username, user.get_full_name() or user.username)
+                    for user in User.objects.filter(is_active=True).order_by("username")
+                ]
+        return self._references[kind]
+
+
+def path_of(
+    location: Location, by_code: dict[str, Location], parent_codes: dict[int, str]
+) -> list[str]:
+    """The codes from the root down to `location`."""
+    codes = [location.unique_id]
+    current = location
+    while current.parent_id is not None and current.parent_id in parent_codes:
+        current = by_code[parent_codes[current.parent_id]]
+        codes.insert(0, current.unique_id)
+    return codes
+
+
+def build_inputs(
+    form: FormDefinition,
+    sections: Iterable[SectionDef],
+    values: dict[str, Any],
+    errors: dict[str, list[str]],
+    display: Display,
+) -> list[Input]:
+    """The inputs of `sections`, filled from `values`, with `errors` keyed by input name."""
+    sections = list(sections)
+    source = OptionSource(form)
+    controls = controlling(f for section in sections for f in section.fields)
+    inputs = []
+    for section in sections:
+        for f in section.fields:
+            name = binding.input_name(f)
+            shown = condition_holds(f.spec.get("visible_if"), values)
+            if not f.visible or not (shown or name in errors):
+                continue
+            inputs.append(
+                build_input(form, f, name, values.get(f.name), errors, source, display, controls)
+            )
+    return inputs
+
+
+def build_input(
+    form: FormDefinition,
+    f: Field,
+    name: str,
+    value: Any,
+    errors: dict[str, list[str]],
+    source: OptionSource,
+    display: Display,
+    controls: set[str],
+) -> Input:
+    widget = WIDGETS.get(f.type, "text")
+    if f.type == "select":
+        widget = "multi" if f.spec.get("multi") else "select"
+    if f.type in ATTACHMENT_TYPES:
+        widget = "attachments"
+    if not binding.is_bound(f) and widget not in ("separator", "readonly", "attachments"):
+        widget = "readonly"
+
+    item = Input(
+        field=f,
+        name=name,
+        widget=widget,
+        label=f.display_label,
+        help=translate(f.help),
+        required=bool(f.spec.get("required")),
+        errors=errors.get(name, []),
+        controls=f.name in controls,
+    )
+    if widget in ("readonly", "attachments"):
+        item.text = display.text(f, value) or _("None yet")
+        if widget == "attachments":
+            item.help = _("Files are added in a later version of these pages.")
+        return item
+    if widget == "separator":
+        return item
+
+    item.value = binding.input_value(f, value)
+    if widget in ("select", "multi", "radio"):
+        item.options = source.options(f, item.values)
+    if widget == "checkbox":
+        item.label = translate(f.spec.get("tick_box_label")) or f.display_label
+    if widget == "number":
+        item.inputmode = "numeric" if f.spec.get("integer") else "decimal"
+    if widget == "tally":
+        counts = value if isinstance(value, dict) else {}
+        item.counts = [
+            (option.label, f"{name}.{option.value}", str(counts.get(option.value, "")))
+            for option in source.options(f, [])
+        ]
+    if widget == "subform":
+        item.rows = build_rows(form, f, value, errors, source, display)
+    return item
+
+
+def build_rows(
+    form: FormDefinition,
+    f: Field,
+    value: Any,
+    errors: dict[str, list[str]],
+    source: OptionSource,
+    display: Display,
+) -> list[Row]:
+    """The stored (or posted) rows of a subform, then one blank row to add a new one."""
+    subform = form.subform_of(f)
+    controls = controlling(subform.fields)
+    stored = [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
+    rows = []
+    for index, row in enumerate([*stored, {"unique_id": uuid.uuid4().hex}]):
+        prefix = binding.row_prefix(f, index)
+        inputs = []
+        for sub in subform.fields:
+            name = f"{prefix}{sub.name}"
+            shown = condition_holds(sub.spec.get("visible_if"), row)
+            if not sub.visible or not (shown or name in errors):
+                continue
+            inputs.append(
+                build_input(form, sub, name, row.get(sub.name), errors, source, display, controls)
+            )
+        row_errors = errors.get(f"{prefix}unique_id", [])
+        blank = index == len(stored)
+        rows.append(Row(prefix, str(row.get("unique_id", "")), inputs, blank, row_errors))
+    return rows
