@@ -82,6 +82,9 @@ def django_db_setup(django_db_blocker: Any, worker_id: str) -> Iterator[None]:
         template = ensure_template(admin)
         admin.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{test_name}" TEMPLATE "{template}"')
+        # Transactional tests empty every table with TRUNCATE between tests; the audit table
+        # rejects TRUNCATE unless the database allows it, as only test databases do.
+        admin.execute(f'ALTER DATABASE "{test_name}" SET tutela.audit_allow_truncate = on')
 
     settings.DATABASES["default"]["NAME"] = test_name
     connections["default"].settings_dict["NAME"] = test_name

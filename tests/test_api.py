@@ -199,7 +199,7 @@ def test_history_and_state_changes(api: Client) -> None:
     stale = api.post(f"{url}/enable", HTTP_IF_MATCH='"3"')
     assert stale.status_code == 412
     history = api.get(f"{url}/history").json()
-    assert [h["action"] for h in history] == ["create", "update", "status", "disable"]
+    assert [h["action"] for h in history] == ["create", "update", "close", "disable"]
     assert history[1]["changes"] == {"age": {"old": None, "new": 5}}
     assert history[1]["user"] == "amina"
 
@@ -241,3 +241,17 @@ def test_session_auth_needs_csrf(caseworker: User) -> None:
     assert client.get(BASE).status_code == 200
     response = client.post(BASE, {"data": {"name_first": "A"}}, "application/json")
     assert response.status_code == 403
+
+
+def test_views_and_searches_audited(api: Client) -> None:
+    from tutela.audit.models import AuditEntry
+
+    record = create(api, name_last="Haddad")
+    api.get(f"{BASE}{record['id']}")
+    api.post(f"{BASE}search", {"text": "haddad", "filters": {"sex": "female"}}, "application/json")
+    view = AuditEntry.objects.get(action="case.view")
+    assert view.object_id == record["id"]
+    search = AuditEntry.objects.get(action="case.search")
+    assert search.details["filters"] == ["sex"]
+    assert search.details["text"] is True
+    assert "haddad" not in str(search.details).lower()

@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "tutela.records",
     "tutela.web",
     "tutela.api",
+    "tutela.audit",
 ]
 
 MIDDLEWARE = [
@@ -120,6 +121,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tutela.web.middleware.UserTimezoneMiddleware",
+    "tutela.audit.context.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "tutela.urls"

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from tutela.access.models import User
 from tutela.api import serializers as api
 from tutela.api.errors import PreconditionRequired, UnknownRecordType
+from tutela.audit.log import record_event
 from tutela.configuration.forms import FormDefinition, get_form
 from tutela.configuration.loading import dump_record_type
 from tutela.configuration.models import Location, Lookup, RecordType
@@ -92,6 +93,23 @@ def record_response(record: Record, status_code: int = 200) -> Response:
     response = Response(api.RecordSerializer(record).data, status=status_code)
     response["ETag"] = f'"{record.version}"'
     return response
+
+
+def audit_search(request: Request, record_type: str, params: dict[str, Any]) -> None:
+    """Record which filters a search used; free text and names may identify a child, so only
+    their presence is recorded."""
+    record_event(
+        f"{record_type}.search",
+        user=request.user,
+        object_type=record_type,
+        details={
+            "text": bool(params.get("text")),
+            "name": bool(params.get("name")),
+            "filters": sorted([*params.get("filters", {}), *params.get("dates", {})]),
+            "status": params.get("status"),
+            "owner": params.get("owner"),
+        },
+    )
 
 
 class RecordListView(APIView):
@@ -178,6 +196,7 @@ class RecordSearchView(APIView):
         """Search records by free text, exact ids, filters or a fuzzy name."""
         params = api.SearchSerializer(data=request.data)
         params.is_valid(raise_exception=True)
+        audit_search(request, record_type, params.validated_data)
         name = params.validated_data.get("name", "").strip()
         if name:
             form_for(record_type)
@@ -219,6 +238,9 @@ class RecordDetailView(APIView):
     def get(self, request: Request, record_type: str, record_id: uuid.UUID) -> Response:
         """Read a record; its ETag is its version."""
         record = get_record(record_type, record_id)
+        record_event(
+            f"{record_type}.view", user=request.user, object_type=record_type, object_id=record.pk
+        )
         if request.headers.get("If-None-Match", "").strip('"') == str(record.version):
             return Response(
                 status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": f'"{record.version}"'}
@@ -285,6 +307,12 @@ class RecordHistoryView(APIView):
     def get(self, request: Request, record_type: str, record_id: uuid.UUID) -> Response:
         """List every save of the record, oldest first, with each field's old and new value."""
         record = get_record(record_type, record_id)
+        record_event(
+            f"{record_type}.history_view",
+            user=request.user,
+            object_type=record_type,
+            object_id=record.pk,
+        )
         rows = RecordHistory.objects.filter(record=record).select_related("user")
         return Response(api.HistorySerializer(rows.order_by("version"), many=True).data)
 

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tutela.access.models import User
+from tutela.audit.log import record_event
 from tutela.configuration.forms import FormDefinition, get_form
 from tutela.configuration.models import RecordType
 from tutela.records import derived
@@ -109,6 +110,13 @@ def create_record(
                     changes=diff({}, data),
                 )
                 derived.store_search_vector(record, form)
+                record_event(
+                    f"{record_type}.create",
+                    user=user,
+                    object_type=record_type,
+                    object_id=record.pk,
+                    details={"fields": sorted(data)},
+                )
         except IntegrityError:
             # A short id collision is rare (1 in 2.7e10 per record); draw another.
             if attempt == 4 or not Record.objects.filter(short_id=record.short_id).exists():
@@ -189,13 +197,23 @@ def _save_version(
     RecordHistory.objects.create(
         record=record, version=record.version, action=action, user=user, at=now, changes=changes
     )
+    # Field names only: the audit log says what was changed, the history holds the values.
+    record_type = record.record_type.unique_id
+    record_event(
+        f"{record_type}.{action}",
+        user=user,
+        object_type=record_type,
+        object_id=record.pk,
+        details={"fields": sorted(changes), "version": record.version},
+    )
 
 
 def set_status(
     record_id: uuid.UUID | str, status: Status, user: User | None, *, base_version: int
 ) -> Record:
     """Close or reopen a record."""
-    return _set_column(record_id, "status", status.value, user, base_version, "status")
+    action = "close" if status == Status.CLOSED else "reopen"
+    return _set_column(record_id, "status", status.value, user, base_version, action)
 
 
 def set_disabled(

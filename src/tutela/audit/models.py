@@ -1,0 +1,46 @@
+"""The audit log: who did what to which object, append-only and hash-chained.
+
+It is separate from the technical log. Entries name record ids, never a child's personal data.
+Each entry's hash covers its own fields and the previous entry's hash, so changing or removing
+any entry breaks the chain from that entry on; `tutela audit verify` finds the first break.
+A database trigger rejects UPDATE and DELETE unless the retention job has set
+`tutela.audit_retention` for its transaction.
+"""
+
+from django.db import models
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+
+
+class AuditEntry(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField()
+    actor_id = models.BigIntegerField(null=True)
+    # The username at the time, kept even if the user is renamed or removed later.
+    actor = models.CharField(max_length=150, blank=True)
+    address = models.GenericIPAddressField(null=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=100, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
+    # Non-personal context: field names changed, filters used, a failure reason code.
+    details = models.JSONField(default=dict)
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "id"], name="audit_object"),
+            models.Index(fields=["actor_id", "id"], name="audit_actor"),
+            models.Index(fields=["at"], name="audit_time"),
+            models.Index(fields=["action", "id"], name="audit_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.action} {self.object_type}:{self.object_id}"
