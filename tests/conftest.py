@@ -18,6 +18,9 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
+# Playwright fixtures (chromium, page) for the tests marked `browser`.
+pytest_plugins = ["tests.browser"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "tutela"
 TEMPLATE_LOCK = 7_410_900  # advisory lock key serialising template creation across workers

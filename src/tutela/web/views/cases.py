@@ -58,7 +58,9 @@ class ListFilters:
     @classmethod
     def parse(cls, request: HttpRequest) -> "ListFilters":
         status = request.GET.get("status", Status.OPEN.value)
-        scope = request.GET.get("scope", "mine")
+        # Staff supervise everyone's cases; a caseworker starts from their own.
+        everything = isinstance(request.user, User) and sees_everything(request.user)
+        scope = request.GET.get("scope", "all" if everything else "mine")
         stored = request.session.get(SEARCH_SESSION_KEY) or {}
         return cls(
             status=status if status in (*Status.values, "any") else Status.OPEN.value,
