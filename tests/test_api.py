@@ -255,3 +255,24 @@ def test_views_and_searches_audited(api: Client) -> None:
     assert search.details["filters"] == ["sex"]
     assert search.details["text"] is True
     assert "haddad" not in str(search.details).lower()
+
+
+def test_records_outside_scope_hidden(api: Client) -> None:
+    from tutela.access.models import Agency
+    from tutela.records.actions import create_record
+
+    other_agency = Agency.objects.create(unique_id="agency-two", name={"en": "Two"})
+    outsider = User.objects.create_user("omar", password="x" * 12, agency=other_agency)
+    hidden = create_record("case", {"name_first": "Hidden", "name_last": "Child"}, outsider)
+    visible = create(api)
+
+    listed = api.get(BASE).json()["results"]
+    assert [r["id"] for r in listed] == [visible["id"]]
+    assert api.get(f"{BASE}{hidden.pk}").status_code == 404
+    found = api.post(f"{BASE}search", {"text": "hidden"}, "application/json").json()
+    assert found["results"] == []
+    by_name = api.post(f"{BASE}search", {"name": "Hidden Child"}, "application/json").json()
+    assert by_name["results"] == []
+    by_id = api.post(f"{BASE}search", {"text": hidden.short_id}, "application/json").json()
+    assert by_id["results"] == []
+    assert api.get(f"{BASE}{hidden.pk}/history").status_code == 404

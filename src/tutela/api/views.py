@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutela.access.models import User
+from tutela.access.scopes import record_scope
 from tutela.api import serializers as api
 from tutela.api.errors import PreconditionRequired, UnknownRecordType
 from tutela.audit.log import record_event
@@ -51,19 +52,22 @@ def form_for(record_type: str) -> FormDefinition:
         raise UnknownRecordType(f"{record_type!r} is not a record type.") from None
 
 
-def records_of(record_type: str) -> QuerySet[Record]:
-    # TODO: apply the user's record scope (own, group, agency, all) once roles exist.
-    return Record.objects.filter(record_type__unique_id=record_type).select_related(
-        "record_type", "owner", "agency"
+def records_of(request: Request, record_type: str) -> QuerySet[Record]:
+    """The records of `record_type` that the signed-in user may see."""
+    return (
+        Record.objects.filter(record_type__unique_id=record_type)
+        .filter(record_scope(acting_user(request)))
+        .select_related("record_type", "owner", "agency")
     )
 
 
-def get_record(record_type: str, record_id: uuid.UUID) -> Record:
+def get_record(request: Request, record_type: str, record_id: uuid.UUID) -> Record:
     form_for(record_type)
     try:
-        return records_of(record_type).get(pk=record_id)
+        return records_of(request, record_type).get(pk=record_id)
     except Record.DoesNotExist:
-        raise UnknownRecordType(f"No {record_type} has the id {record_id}.") from None
+        # The same answer for a record that does not exist and one out of scope.
+        raise exceptions.NotFound(f"No {record_type} has the id {record_id}.") from None
 
 
 def acting_user(request: Request) -> User:
@@ -155,7 +159,7 @@ class RecordListView(APIView):
         record = actions.create_record(
             record_type, body.validated_data["data"], acting_user(request)
         )
-        return record_response(records_of(record_type).get(pk=record.pk), 201)
+        return record_response(records_of(request, record_type).get(pk=record.pk), 201)
 
     @staticmethod
     def page(request: Request, record_type: str, params: dict[str, Any]) -> Response:
@@ -175,6 +179,7 @@ class RecordListView(APIView):
                 for name, bounds in params.get("dates", {}).items()
             },
             sort=params.get("sort", "updated"),
+            scope=record_scope(acting_user(request)),
         )
         result = search(criteria, limit=params.get("limit", 25), cursor=params.get("cursor"))
         return Response(
@@ -204,7 +209,7 @@ class RecordSearchView(APIView):
                 record_type,
                 name,
                 limit=params.validated_data["limit"],
-                records=records_of(record_type).filter(disabled=False),
+                records=records_of(request, record_type).filter(disabled=False),
             )
             results = [m.record for m in matches]
             return Response(
@@ -225,7 +230,9 @@ class DuplicateCheckView(APIView):
         form_for(record_type)
         body = api.DuplicateCheckSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        candidates = find_duplicates(record_type, body.validated_data["data"])
+        candidates = find_duplicates(
+            record_type, body.validated_data["data"], scope=record_scope(acting_user(request))
+        )
         return Response(api.DuplicateSerializer(candidates, many=True).data)
 
 
@@ -237,7 +244,7 @@ class RecordDetailView(APIView):
     )
     def get(self, request: Request, record_type: str, record_id: uuid.UUID) -> Response:
         """Read a record; its ETag is its version."""
-        record = get_record(record_type, record_id)
+        record = get_record(request, record_type, record_id)
         record_event(
             f"{record_type}.view", user=request.user, object_type=record_type, object_id=record.pk
         )
@@ -260,14 +267,14 @@ class RecordDetailView(APIView):
     )
     def patch(self, request: Request, record_type: str, record_id: uuid.UUID) -> Response:
         """Change some fields. A stale If-Match is refused with 412 and the changed fields."""
-        record = get_record(record_type, record_id)
+        record = get_record(request, record_type, record_id)
         version = expected_version(request, record)
         body = api.RecordWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         actions.update_record(
             record.pk, body.validated_data["data"], acting_user(request), base_version=version
         )
-        return record_response(get_record(record_type, record_id))
+        return record_response(get_record(request, record_type, record_id))
 
 
 class RecordStateView(APIView):
@@ -286,7 +293,7 @@ class RecordStateView(APIView):
         },
     )
     def post(self, request: Request, record_type: str, record_id: uuid.UUID) -> Response:
-        record = get_record(record_type, record_id)
+        record = get_record(request, record_type, record_id)
         version = expected_version(request, record)
         user = acting_user(request)
         if self.change == "close":
@@ -295,7 +302,7 @@ class RecordStateView(APIView):
             actions.set_status(record.pk, Status.OPEN, user, base_version=version)
         else:
             actions.set_disabled(record.pk, self.change == "disable", user, base_version=version)
-        return record_response(get_record(record_type, record_id))
+        return record_response(get_record(request, record_type, record_id))
 
 
 class RecordHistoryView(APIView):
@@ -306,7 +313,7 @@ class RecordHistoryView(APIView):
     )
     def get(self, request: Request, record_type: str, record_id: uuid.UUID) -> Response:
         """List every save of the record, oldest first, with each field's old and new value."""
-        record = get_record(record_type, record_id)
+        record = get_record(request, record_type, record_id)
         record_event(
             f"{record_type}.history_view",
             user=request.user,

@@ -60,10 +60,12 @@ class Criteria:
     updated_from: dt.datetime | None = None
     updated_to: dt.datetime | None = None
     sort: str = "updated"
+    # The records the searching user may see (see tutela.access.scopes); empty means all.
+    scope: Q = field(default_factory=Q)
 
 
 def base_queryset(criteria: Criteria, form: FormDefinition) -> QuerySet[Record]:
-    records = Record.objects.filter(record_type=form.record_type)
+    records = Record.objects.filter(record_type=form.record_type).filter(criteria.scope)
     if not criteria.include_disabled:
         records = records.filter(disabled=False)
     if criteria.status:
@@ -256,7 +258,7 @@ class DuplicateCandidate:
 
 
 def find_duplicates(
-    record_type: str, values: dict[str, Any], *, limit: int = 10
+    record_type: str, values: dict[str, Any], *, limit: int = 10, scope: Q | None = None
 ) -> list[DuplicateCandidate]:
     """Return existing records that may be the same child as `values`, best first.
 
@@ -271,6 +273,9 @@ def find_duplicates(
     if not probe.display_name:
         return []
     records = Record.objects.filter(record_type=form.record_type, disabled=False)
+    # NOTE: candidates outside the user's scope are not shown, so a duplicate registered by
+    # another agency goes unnoticed here; a cross-agency check needs a rule on what to reveal.
+    records = records.filter(scope or Q())
     if probe.match_sex:
         records = records.filter(Q(match_sex=probe.match_sex) | Q(match_sex=""))
     if probe.match_birth_year:
