@@ -391,15 +391,26 @@ def test_section_edit_shows_row_problem_in_the_row(caseworker: User) -> None:
     assert 'id="id_f_services.0.service_type-error"' in response.content.decode()
 
 
-def test_refresh_renders_fields_without_saving(caseworker: User) -> None:
-    record = new_case(caseworker)
-    response = signed_in(caseworker).post(
+def test_conditional_field_starts_hidden(caseworker: User) -> None:
+    record = new_case(caseworker, risk_level="low")
+    html = signed_in(caseworker).get(edit_url(record, "protection")).content.decode()
+    assert re.search(r'class="conditional" data-visible-if="[^"]*" hidden>', html)
+
+
+def test_conditional_field_shown_when_condition_holds(caseworker: User) -> None:
+    record = new_case(caseworker, risk_level="high", urgent_action="Moved to a safe place")
+    html = signed_in(caseworker).get(edit_url(record, "protection")).content.decode()
+    assert re.search(r'class="conditional" data-visible-if="[^"]*">', html)
+
+
+def test_hidden_field_value_is_cleared_on_save(caseworker: User) -> None:
+    record = new_case(caseworker, risk_level="high", urgent_action="Moved to a safe place")
+    signed_in(caseworker).post(
         edit_url(record, "protection"),
-        {"version": "1", "f_risk_level": "high", "_refresh": "1"},
+        {"version": "1", "f_risk_level": "low", "f_urgent_action": "Moved to a safe place"},
     )
-    assert "f_urgent_action" in response.content.decode()
     record.refresh_from_db()
-    assert record.version == 1
+    assert "urgent_action" not in record.data
 
 
 # Registration

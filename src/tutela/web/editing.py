@@ -2,11 +2,13 @@
 
 `build_inputs` turns the fields of some sections, the values to show and the validator's
 problems into a list of `Input`s, one per field, each with its HTML name, widget, current
-value as text, options, errors and help. Fields hidden by skip logic are left out unless they
-carry an error; the page refreshes the form (htmx) when a field that a condition names changes.
+value as text, options, errors and help. A field with skip logic carries its condition, and
+starts hidden when the condition fails; static/web/tutela.js evaluates the conditions again as
+the user changes the form, without a request, so nothing typed is ever replaced.
 """
 
 import dataclasses
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,8 +56,9 @@ class Input:
     options: list[Option] = dataclasses.field(default_factory=list)
     errors: list[str] = dataclasses.field(default_factory=list)
     required: bool = False
-    # Other fields' conditions name this one: changing it refreshes the form.
-    controls: bool = False
+    # The skip-logic condition as JSON, for the page's script; hidden while it fails.
+    condition: str = ""
+    hidden: bool = False
     # Read-only text, for calculated values and attachments.
     text: str = ""
     # Tally: one (option label, input name, count) per option.
@@ -166,40 +169,43 @@ def path_of(
     return codes
 
 
+@dataclass
+class FormInputs:
+    inputs: list[Input]
+    # Values of fields outside the form that its conditions read, for the page's script.
+    outside_values: dict[str, Any]
+
+
 def build_inputs(
     form: FormDefinition,
     sections: Iterable[SectionDef],
     values: dict[str, Any],
     errors: dict[str, list[str]],
     display: Display,
-) -> list[Input]:
-    """The inputs of `sections`, filled from `values`, with `errors` keyed by input name."""
+) -> FormInputs:
+    """Build the inputs of `sections`, filled from `values`, with `errors` keyed by input name."""
     sections = list(sections)
     source = OptionSource(form)
-    controls = controlling(f for section in sections for f in section.fields)
-    inputs = []
-    for section in sections:
-        for f in section.fields:
-            name = binding.input_name(f)
-            shown = condition_holds(f.spec.get("visible_if"), values)
-            if not f.visible or not (shown or name in errors):
-                continue
-            inputs.append(
-                build_input(form, f, name, values.get(f.name), errors, source, display, controls)
-            )
-    return inputs
+    fields = [f for section in sections for f in section.fields if f.visible]
+    inputs = [
+        build_input(form, f, binding.input_name(f), values, errors, source, display) for f in fields
+    ]
+    in_form = {f.name for f in fields}
+    outside = {name: values.get(name) for name in controlling(fields) - in_form}
+    return FormInputs(inputs, outside)
 
 
 def build_input(
     form: FormDefinition,
     f: Field,
     name: str,
-    value: Any,
+    values: dict[str, Any],
     errors: dict[str, list[str]],
     source: OptionSource,
     display: Display,
-    controls: set[str],
 ) -> Input:
+    """Build the input of field `f` from `values`, those of the record or of one subform row."""
+    value = values.get(f.name)
     widget = WIDGETS.get(f.type, "text")
     if f.type == "select":
         widget = "multi" if f.spec.get("multi") else "select"
@@ -216,8 +222,11 @@ def build_input(
         help=translate(f.help),
         required=bool(f.spec.get("required")),
         errors=errors.get(name, []),
-        controls=f.name in controls,
     )
+    condition = f.spec.get("visible_if")
+    if condition:
+        item.condition = json.dumps(condition)
+        item.hidden = not condition_holds(condition, values) and not item.errors
     if widget in ("readonly", "attachments"):
         item.text = display.text(f, value) or _("None yet")
         if widget == "attachments":
@@ -254,20 +263,15 @@ def build_rows(
 ) -> list[Row]:
     """The stored (or posted) rows of a subform, then one blank row to add a new one."""
     subform = form.subform_of(f)
-    controls = controlling(subform.fields)
     stored = [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
     rows = []
     for index, row in enumerate([*stored, {"unique_id": uuid.uuid4().hex}]):
         prefix = binding.row_prefix(f, index)
-        inputs = []
-        for sub in subform.fields:
-            name = f"{prefix}{sub.name}"
-            shown = condition_holds(sub.spec.get("visible_if"), row)
-            if not sub.visible or not (shown or name in errors):
-                continue
-            inputs.append(
-                build_input(form, sub, name, row.get(sub.name), errors, source, display, controls)
-            )
+        inputs = [
+            build_input(form, sub, f"{prefix}{sub.name}", row, errors, source, display)
+            for sub in subform.fields
+            if sub.visible
+        ]
         row_errors = errors.get(f"{prefix}unique_id", [])
         blank = index == len(stored)
         rows.append(Row(prefix, str(row.get("unique_id", "")), inputs, blank, row_errors))

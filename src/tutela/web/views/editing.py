@@ -33,19 +33,14 @@ DUPLICATE_REASONS = {
 }
 
 
-def is_refresh(request: HttpRequest) -> bool:
-    """A form refresh (htmx, after a field that skip logic reads changed): render, save nothing."""
-    return bool(request.POST.get("_refresh"))
-
-
 def form_context(
     form: FormDefinition,
     sections: list[SectionDef],
     values: dict[str, Any],
     errors: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    display = Display(form)
-    return {"inputs": build_inputs(form, sections, values, errors or {}, display)}
+    built = build_inputs(form, sections, values, errors or {}, Display(form))
+    return {"inputs": built.inputs, "outside_values": built.outside_values}
 
 
 @require_http_methods(["GET", "POST"])
@@ -68,8 +63,6 @@ def section_edit(request: HttpRequest, record_id: uuid.UUID, section_id: str) ->
     bound = binding.bind_fields(form, [section], request.POST, record.data)
     values = {**record.data, **bound.changes}
     page["version"] = version
-    if is_refresh(request):
-        return render(request, "web/_record_fields.html", form_context(form, [section], values))
 
     try:
         update_record(record.pk, bound.changes, signed_in_user(request), base_version=version)
@@ -160,8 +153,6 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
     bound = binding.bind_fields(form, sections, request.POST, {})
     values = {name: value for name, value in bound.changes.items() if value is not None}
-    if is_refresh(request):
-        return render(request, "web/_record_fields.html", form_context(form, sections, values))
 
     user = signed_in_user(request)
     page["confirmed"] = bool(request.POST.get("confirm_new"))

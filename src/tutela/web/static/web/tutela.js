@@ -1,0 +1,66 @@
+// Skip logic in record forms: show a field only while its condition holds.
+// The conditions are those of docs/configuration-format.md, evaluated as the server's
+// condition_holds does; the server checks them again on save.
+(function () {
+  "use strict";
+
+  function holds(condition, valueOf) {
+    if (!condition) return true;
+    if (condition.and) return condition.and.every(function (part) { return holds(part, valueOf); });
+    if (condition.or) return condition.or.some(function (part) { return holds(part, valueOf); });
+    if (condition.not) return !holds(condition.not, valueOf);
+
+    var actual = valueOf(condition.field);
+    var expected = condition.value;
+    var items = Array.isArray(actual) ? actual : [actual];
+    if (condition.op === "eq") return items.indexOf(expected) >= 0;
+    if (condition.op === "in") return items.some(function (item) { return expected.indexOf(item) >= 0; });
+    if (actual === null || actual === undefined || typeof actual === "object") return false;
+    return condition.op === "gt" ? actual > expected : actual < expected;
+  }
+
+  // The value a field has in the form, as the record would store it.
+  function readField(scope, name) {
+    var inputs = scope.querySelectorAll('[name="' + CSS.escape(name) + '"]');
+    if (inputs.length === 0) return undefined;
+    var first = inputs[0];
+    if (first.hasAttribute("data-tick-box")) return first.checked;
+    if (first.type === "checkbox") {
+      return Array.prototype.filter.call(inputs, function (i) { return i.checked; })
+        .map(function (i) { return i.value; });
+    }
+    if (first.type === "radio") {
+      var checked = Array.prototype.find.call(inputs, function (i) { return i.checked; });
+      return checked && checked.value ? checked.value : null;
+    }
+    if (first.value === "") return null;
+    if (first.hasAttribute("inputmode")) {
+      var number = Number(first.value.replace(",", "."));
+      return isNaN(number) ? first.value : number;
+    }
+    return first.value;
+  }
+
+  function update(form) {
+    var outsideElement = form.querySelector("#outside-values");
+    var outside = outsideElement ? JSON.parse(outsideElement.textContent) : {};
+    form.querySelectorAll(".conditional[data-visible-if]").forEach(function (slot) {
+      var scope = slot.parentElement.closest("[data-prefix]");
+      var prefix = scope.getAttribute("data-prefix");
+      var valueOf = function (name) {
+        var value = readField(scope, prefix + name);
+        return value === undefined && prefix === "f_" ? outside[name] : value;
+      };
+      slot.hidden = !holds(JSON.parse(slot.getAttribute("data-visible-if")), valueOf) &&
+        !slot.querySelector(".error");
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-skip-logic]").forEach(function (form) {
+      update(form);
+      form.addEventListener("change", function () { update(form); });
+      form.addEventListener("input", function () { update(form); });
+    });
+  });
+})();
