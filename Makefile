@@ -37,6 +37,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 messages: $(BIN)/.installed
+	mkdir -p src/tutela/locale
 	cd src/tutela && ../../$(BIN)/django-admin makemessages -l fr -l es -l pt -l ar --no-obsolete && ../../$(BIN)/django-admin compilemessages
 
 # Regenerate the pinned, hashed lock files after changing pyproject.toml.

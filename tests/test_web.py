@@ -460,3 +460,13 @@ def test_arabic_pages_are_right_to_left(caseworker: User) -> None:
 
 def test_english_pages_are_left_to_right(caseworker: User) -> None:
     assert 'dir="ltr"' in signed_in(caseworker).get("/cases/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("language", "word"),
+    [("fr", "Dossiers"), ("es", "Casos"), ("pt", "Casos"), ("ar", "الحالات")],
+)
+def test_case_list_is_translated(caseworker: User, language: str, word: str) -> None:
+    client = signed_in(caseworker)
+    client.post("/language/", {"language": language, "next": "/cases/"})
+    assert f"<h1>{word}</h1>" in client.get("/cases/").content.decode()
