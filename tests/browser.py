@@ -29,8 +29,8 @@ def chromium() -> Iterator[Any]:
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread, which makes Django refuse
-    # database calls from the test body; those calls are synchronous, so allow them.
+    # Playwright's sync API runs an event loop in this thread, so Django would reject database
+    # calls from the test body. Those calls are synchronous, so they are safe to allow.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -1,7 +1,7 @@
 """Which records a user may see.
 
-NOTE: roles and their scopes (user, group, agency, all) come with the access issue; until then a
-caseworker sees the records they own and those of their agency, and staff users see all.
+NOTE: until roles with scopes (user, group, agency, all) exist, a caseworker may see the records
+they own and those of their agency, and staff users may see all records.
 """
 
 from django.db.models import Q
@@ -15,7 +15,7 @@ def sees_everything(user: User) -> bool:
 
 
 def record_scope(user: User) -> Q:
-    """A condition on Record that holds for the records `user` may see."""
+    """Return a condition on Record that is true for the records `user` may see."""
     if sees_everything(user):
         return Q()
     condition = Q(owner_id=user.pk)

@@ -1,6 +1,6 @@
 """Posted form strings to the JSON values the record validator expects, and back.
 
-This is the only place that knows how an HTML form encodes a field: every page that edits
+This module alone defines how an HTML form encodes a field: every page that edits
 record values binds through `bind_fields` and fills its inputs through `input_value`. What
 cannot be converted is passed on as typed, so that the validator names the problem at the
 field and the page shows the text the user wrote.
@@ -167,7 +167,7 @@ def bind_rows(
 
 
 def input_value(f: Field, value: Any) -> str | list[str]:
-    """The string (or strings, for a multi-select) that an input shows for `value`."""
+    """Return the string (or strings, for a multi-select) that an input shows for `value`."""
     if is_empty(value):
         return [] if f.type == "select" and f.spec.get("multi") else ""
     if f.type == "select" and f.spec.get("multi"):
@@ -182,7 +182,7 @@ def input_value(f: Field, value: Any) -> str | list[str]:
 
 
 def local_input_moment(value: Any) -> str:
-    """A stored ISO moment as a `datetime-local` value in the user's time zone."""
+    """Convert a stored ISO moment to a `datetime-local` value in the user's time zone."""
     try:
         moment = dt.datetime.fromisoformat(str(value))
     except ValueError:

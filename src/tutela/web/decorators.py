@@ -15,7 +15,7 @@ def signed_in(
     """Require a signed-in user who has set their own password.
 
     An account created with a one-time password (such as the quick start's `admin`) must
-    choose a new one before it sees any record.
+    choose a new one before it can open any record.
     """
 
     @wraps(view)

@@ -1,7 +1,7 @@
 """Record values as a caseworker reads them: option labels, local dates, translated words.
 
-A page first hands every value it will show to `Display.prefetch`, which looks up the
-locations, agencies and users they name with one query per kind; `Display.text` then turns
+A page first passes every value it will show to `Display.prefetch`, which looks up the
+locations, agencies and users they name with one query per kind. `Display.text` then turns
 each value into text in the active language and the user's time zone.
 """
 
@@ -117,7 +117,7 @@ def local_date(value: Any) -> str:
 
 
 def local_date_time(value: Any) -> str:
-    """An ISO moment, shown in the active time zone (the user's) with the locale's format."""
+    """Format an ISO moment in the active time zone (the user's) with the locale's format."""
     try:
         moment = dt.datetime.fromisoformat(str(value))
     except ValueError:
@@ -135,7 +135,8 @@ class ShownValue:
     field: Field
     label: str
     text: str = ""
-    # For a separator, `kind` is "separator"; for a subform, `rows` holds each row's values.
+    # A separator has `kind` "separator". A subform has `kind` "subform" and each row's values
+    # in `rows`.
     kind: str = "value"
     rows: list[list["ShownValue"]] = dataclasses.field(default_factory=list)
 
@@ -190,7 +191,7 @@ def sorted_rows(f: Field, rows: list[Any]) -> list[Any]:
 
 
 def record_groups(display: Display, data: dict[str, Any]) -> list[ShownGroup]:
-    """The visible sections of a record with their visible values, grouped as configured."""
+    """Return the visible sections of a record with their visible values, grouped as configured."""
     form = display.form
     display.prefetch((f, data.get(f.name)) for f in form.fields.values())
     groups: list[ShownGroup] = []

@@ -2,8 +2,8 @@
 
 `build_inputs` turns the fields of some sections, the values to show and the validator's
 problems into a list of `Input`s, one per field, each with its HTML name, widget, current
-value as text, options, errors and help. A field with skip logic carries its condition, and
-starts hidden when the condition fails; static/web/tutela.js evaluates the conditions again as
+value as text, options, errors and help. A field with skip logic carries its condition and
+starts hidden when the condition fails. static/web/tutela.js evaluates the conditions again as
 the user changes the form, without a request, so nothing typed is ever replaced.
 """
 
@@ -85,7 +85,7 @@ class Row:
 
 
 def condition_fields(condition: Any) -> set[str]:
-    """The names of the fields a skip-logic condition reads."""
+    """Return the names of the fields a skip-logic condition reads."""
     if not isinstance(condition, dict):
         return set()
     names: set[str] = set()
@@ -160,7 +160,7 @@ class OptionSource:
 def path_of(
     location: Location, by_code: dict[str, Location], parent_codes: dict[int, str]
 ) -> list[str]:
-    """The codes from the root down to `location`."""
+    """Return the codes from the root of the tree down to `location`."""
     codes = [location.unique_id]
     current = location
     while current.parent_id is not None and current.parent_id in parent_codes:
@@ -261,7 +261,7 @@ def build_rows(
     source: OptionSource,
     display: Display,
 ) -> list[Row]:
-    """The stored (or posted) rows of a subform, then one blank row to add a new one."""
+    """Build the stored (or posted) rows of a subform, then one blank row to add a new one."""
     subform = form.subform_of(f)
     stored = [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
     rows = []

@@ -71,7 +71,7 @@ class ListFilters:
         )
 
     def query(self, **changes: str) -> str:
-        """The list's address parameters (never the search text), with `changes` applied."""
+        """Return the list's address parameters (never the search text), with `changes` applied."""
         return urlencode({"status": self.status, "scope": self.scope, **changes})
 
     @property
@@ -166,8 +166,8 @@ def list_cases(form: FormDefinition, user: User, filters: ListFilters) -> CaseLi
 
 
 def viewable_case(request: HttpRequest, record_id: uuid.UUID) -> Record:
-    """The case named in the address, or 404 when it does not exist or the user may not see
-    it (the same answer for both, so that ids cannot be probed)."""
+    """Return the case named in the address. Raise 404 when it does not exist or the user may
+    not see it: the same response for both, so that ids cannot be probed."""
     record = get_object_or_404(
         Record.objects.select_related("owner", "agency", "record_type"),
         pk=record_id,
@@ -270,7 +270,7 @@ def column_change(name: str, old: Any, new: Any) -> Change:
 def row_changes(
     form: FormDefinition, display: Display, f: Field, old: Any, new: Any
 ) -> list[Change]:
-    """One change per added or removed row and per changed value in a kept row."""
+    """List one change per changed value in a kept or added row, and one for removed rows."""
     subform = form.subform_of(f)
     before = {row.get("unique_id"): row for row in old or [] if isinstance(row, dict)}
     after = {row.get("unique_id"): row for row in new or [] if isinstance(row, dict)}

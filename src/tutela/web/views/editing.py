@@ -96,7 +96,7 @@ class ChangedField:
 
 
 def conflict_context(form: FormDefinition, conflict: RecordConflict) -> dict[str, Any]:
-    """The fields someone else changed since the user opened the form, with their values now."""
+    """List the fields someone else changed since the user opened the form, with values now."""
     display = Display(form)
     known = [(form.fields[name], name) for name in conflict.fields if name in form.fields]
     display.prefetch((f, conflict.record.data.get(name)) for f, name in known)
@@ -110,7 +110,7 @@ def conflict_context(form: FormDefinition, conflict: RecordConflict) -> dict[str
 
 
 def registration_sections(form: FormDefinition) -> list[SectionDef]:
-    """The sections a new case starts from: those holding the child's name."""
+    """Return the sections a new case starts from: those that contain the child's name."""
     return [
         section
         for section in form.sections

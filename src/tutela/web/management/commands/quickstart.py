@@ -106,7 +106,7 @@ class Command(BaseCommand):
         self.say("")
 
     def serve(self, port: int, started: float) -> None:
-        """Run gunicorn until it exits or this process is told to stop."""
+        """Run gunicorn until it exits or this process receives SIGINT or SIGTERM."""
         url = f"http://127.0.0.1:{port}"
         # In its own process group, Ctrl-C at the terminal reaches only this command, which
         # then stops gunicorn gracefully (SIGTERM) instead of gunicorn's quick shutdown.
@@ -192,7 +192,7 @@ def gunicorn_command(port: int) -> list[str]:
 
 
 def wait_until_ready(url: str, server: subprocess.Popen[bytes], stop: threading.Event) -> bool:
-    """Poll /health until it answers 200; return False if the server exits or stop is set."""
+    """Poll /health until it returns 200. Return False if the server exits or stop is set."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline and server.poll() is None and not stop.is_set():
         try:
