@@ -14,6 +14,9 @@ from tutela.records.models import Record
 
 pytestmark = pytest.mark.usefixtures("sample_config")
 
+# A fixed id: pytest-xdist workers must collect the same test names.
+SOME_CASE = uuid.UUID("0b9a3c55-6f0e-4a53-9d43-3f1f4c7e2a10")
+
 
 @pytest.fixture
 def outsider(db: None) -> User:
@@ -56,9 +59,9 @@ def text_of(response: Any) -> str:
         "/",
         "/cases/",
         "/cases/new",
-        f"/cases/{uuid.uuid4()}/",
-        f"/cases/{uuid.uuid4()}/history",
-        f"/cases/{uuid.uuid4()}/sections/basic_identity/edit",
+        f"/cases/{SOME_CASE}/",
+        f"/cases/{SOME_CASE}/history",
+        f"/cases/{SOME_CASE}/sections/basic_identity/edit",
     ],
 )
 def test_anonymous_visitor_is_sent_to_sign_in(url: str) -> None:
