@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import screenshot
 
@@ -155,7 +156,7 @@ def test_quickstart_serves_and_stops_cleanly(quickstart: Quickstart, page: Any) 
     page.get_by_label("Caseworker notes").fill(note)
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(r"/cases/[0-9a-f-]{36}/#section-case_registration_identity$"))
-    assert page.get_by_text(note).is_visible()
+    expect(page.get_by_text(note)).to_be_visible()
     screenshot(page, "quickstart-5-saved")
 
     quickstart.process.send_signal(signal.SIGINT)
