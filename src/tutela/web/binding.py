@@ -129,7 +129,9 @@ def bind_rows(
 ) -> list[dict[str, Any]] | None:
     """Read the rows of a subform: kept rows in the order shown, blank and removed ones left out.
 
-    Values of row fields the form does not show (not editable) are kept from the stored row.
+    Values a stored row holds under names the subform no longer has are kept.
+    NOTE: values of non-editable row fields are dropped, because the validator rejects any
+    value sent for them; the default configuration has no such fields.
     """
     subform = form.subform_of(f)
     stored = {row.get("unique_id"): row for row in current or [] if isinstance(row, dict)}
