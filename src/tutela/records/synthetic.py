@@ -14,10 +14,10 @@ Steps:
    the caseworkers who will own the cases;
 2. generate cases in Python from one random stream, and fill the derived columns with the
    functions a normal save uses (derived.refresh, derived.searchable_text);
-3. write each batch in one transaction: COPY the records into a temporary staging table, move
-   them into the record table with the search vector computed by to_tsvector from the staged
-   text (as derived.store_search_vector does), and write one "create" history row per case
-   from the staged values. A thread generates the next batch while PostgreSQL writes one;
+3. write each batch in one transaction. The records go by COPY into a temporary staging table
+   and from there into the record table, with the search vector computed by to_tsvector from
+   the staged text as derived.store_search_vector does. One "create" history row per case
+   goes in by COPY. A thread generates the next batch while PostgreSQL writes one;
 4. at the end, merge the pending entries of the GIN indexes and refresh the planner's
    statistics, so that searches are fast at once.
 """
@@ -46,7 +46,7 @@ from tutela.configuration.models import Location
 from tutela.lib import names
 from tutela.records import derived
 from tutela.records import synthetic_data as names_data
-from tutela.records.actions import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
+from tutela.records.actions import SHORT_ID_ALPHABET, SHORT_ID_LENGTH, diff
 from tutela.records.models import Record, RecordHistory, Status
 from tutela.records.validation import RecordInvalid, calculate, clean_changes
 
@@ -114,6 +114,7 @@ RECORD_COLUMNS = (
     "match_location",
 )
 STAGED_COLUMNS = (*RECORD_COLUMNS, "search_text")
+HISTORY_COLUMNS = ("record_id", "version", "action", "user_id", "at", "changes")
 
 
 class SeedError(Exception):
@@ -868,6 +869,13 @@ def staged_row(case: SyntheticCase) -> tuple[Any, ...]:
     )
 
 
+def history_row(case: SyntheticCase) -> tuple[Any, ...]:
+    """Return the "create" history row that create_record writes for this case."""
+    r = case.record
+    changes = json.dumps(diff({}, r.data), ensure_ascii=False)
+    return (r.id, r.version, "create", r.created_by_id, r.created_at, changes)
+
+
 # Table and column names in these statements are constants, never input.
 STAGING_SQL = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} "
@@ -883,20 +891,11 @@ INSERT_RECORDS_SQL = (
     "setweight(to_tsvector(%s::regconfig, COALESCE(search_text, '')), 'B') "
     f"FROM {STAGING_TABLE}"
 )
-# The changes of a "create" history row, as actions.diff({}, data) gives them: every stored
-# value, old null and new the value.
-INSERT_HISTORY_SQL = (
-    f"INSERT INTO {RecordHistory._meta.db_table} "  # noqa: S608
-    "(record_id, version, action, user_id, at, changes) "
-    "SELECT id, version, 'create', created_by_id, created_at, "
-    "COALESCE((SELECT jsonb_object_agg(key, jsonb_build_object('old', NULL, 'new', value)) "
-    "FROM jsonb_each(data)), '{}'::jsonb) "
-    f"FROM {STAGING_TABLE}"
-)
+COPY_HISTORY_SQL = f"COPY {RecordHistory._meta.db_table} ({', '.join(HISTORY_COLUMNS)}) FROM STDIN"
 
 
-def write_batch(rows: Sequence[tuple[Any, ...]]) -> None:
-    """Write one batch of staged rows and their history in one transaction."""
+def write_batch(rows: Sequence[tuple[Any, ...]], history: Sequence[tuple[Any, ...]]) -> None:
+    """Write one batch of staged record rows and their history rows in one transaction."""
     with transaction.atomic(), connection.cursor() as wrapper:
         cursor = wrapper.cursor
         # Losing the last batches to a crash is acceptable for demo data, and not waiting for
@@ -910,8 +909,13 @@ def write_batch(rows: Sequence[tuple[Any, ...]]) -> None:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(INSERT_RECORDS_SQL, [settings.TUTELA_SEARCH_LANGUAGE])
-        cursor.execute(INSERT_HISTORY_SQL)
         cursor.execute(f"TRUNCATE {STAGING_TABLE}")
+
+        # The changes are built in Python: building them with jsonb_object_agg took PostgreSQL,
+        # the busier side, about twice the time per case (measured on a two-core machine).
+        with cursor.copy(COPY_HISTORY_SQL) as copy:
+            for row in history:
+                copy.write_row(row)
 
 
 def finish() -> None:
@@ -946,10 +950,10 @@ def seed_cases(
         sizes.append(count % batch_size)
     summary = SeedSummary(caseworkers=len(context.caseworkers))
 
-    for index, (cases, rows) in enumerate(generated_batches(generator, sizes)):
+    for index, (cases, rows, history) in enumerate(generated_batches(generator, sizes)):
         if index == 0:
             check_before_writing(context.form, cases, seed_value)
-        write_batch(rows)
+        write_batch(rows, history)
         count_batch(summary, cases)
         if on_batch:
             on_batch(len(cases))
@@ -959,11 +963,12 @@ def seed_cases(
     return summary
 
 
-Batch = tuple[list[SyntheticCase], list[tuple[Any, ...]]]
+# The cases, their staged record rows and their history rows.
+Batch = tuple[list[SyntheticCase], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
 def generated_batches(generator: Generator, sizes: list[int]) -> Iterator[Batch]:
-    """Yield batches of cases with their staged rows, generated a batch ahead in a thread.
+    """Yield batches of cases with their rows, generated a batch ahead in a thread.
 
     Generation is Python code that holds the interpreter lock, while writing mostly waits for
     PostgreSQL, so the two overlap on a machine with two cores.
@@ -971,7 +976,7 @@ def generated_batches(generator: Generator, sizes: list[int]) -> Iterator[Batch]
 
     def make(size: int) -> Batch:
         cases = generator.batch(size)
-        return cases, [staged_row(case) for case in cases]
+        return cases, [staged_row(c) for c in cases], [history_row(c) for c in cases]
 
     if not sizes:
         return
