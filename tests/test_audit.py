@@ -139,3 +139,11 @@ def test_export_json_lines(db: None, tmp_path: Path) -> None:
         "audit", "export", "--from", "2999-01-01", "--output", str(future), stderr=StringIO()
     )
     assert future.read_text() == ""
+
+
+def test_nul_characters_replaced(db: None) -> None:
+    entry = record_event("system.test", object_id="a\x00b", details={"k\x00": ["v\x00"]})
+    entry.refresh_from_db()
+    assert entry.object_id == "a\ufffdb"
+    assert entry.details == {"k\ufffd": ["v\ufffd"]}
+    assert verify_chain().first_broken is None

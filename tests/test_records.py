@@ -305,3 +305,10 @@ def test_required_sections_named_by_form(caseworker: Any) -> None:
     with pytest.raises(RecordInvalid) as error:
         actions.create_record("incident", {}, caseworker, required_sections=["incident_details"])
     assert problems_of(error) == {"incident_date": ["is required."]}
+
+
+def test_nul_character_rejected(caseworker: Any) -> None:
+    rows = [{"unique_id": "r\x001", "service_type": "health"}]
+    with pytest.raises(RecordInvalid) as error:
+        new_case(caseworker, name_last="Ha\x00ddad", services=rows)
+    assert set(problems_of(error)) == {"name_last", "services[0].unique_id"}

@@ -43,6 +43,17 @@ def hashed_fields(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
+def without_nul(value: Any) -> Any:
+    """Replace U+0000, which PostgreSQL cannot store in JSONB, in every string of `value`."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
 def record_event(
     action: str,
     *,
@@ -75,14 +86,14 @@ def record_event(
             id=row[1] if row else None,
             at=timezone.now(),
             actor_id=user.pk if authenticated else None,
-            actor=(user.get_username() if authenticated else actor_name)[:150],
+            actor=without_nul(user.get_username() if authenticated else actor_name)[:150],
             address=request.address if request else None,
-            user_agent=request.user_agent if request else "",
+            user_agent=without_nul(request.user_agent) if request else "",
             action=action,
             object_type=object_type,
-            object_id=str(object_id)[:100],
+            object_id=without_nul(str(object_id))[:100],
             outcome=outcome,
-            details=details or {},
+            details=without_nul(details or {}),
             previous_hash=previous or GENESIS_HASH,
         )
         entry.hash = entry_hash(entry.previous_hash, hashed_fields(entry))

@@ -9,7 +9,7 @@ Messages name the field and the fix; they repeat the value only for fields not m
 import datetime as dt
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,6 +337,23 @@ class _Cleaner:
                     self.add(path, f"{show(field, username)} is not a known user.")
 
 
+def find_nul_characters(value: Any, path: str) -> Iterator[str]:
+    """Yield the paths of strings (keys included) that contain U+0000."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            key_text = str(key)
+            if "\x00" in key_text:
+                yield f"{path}.{key_text.replace(chr(0), '?')}".lstrip(".")
+            else:
+                yield from find_nul_characters(item, f"{path}.{key_text}".lstrip("."))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from find_nul_characters(item, f"{path}[{index}]")
+
+
 def condition_holds(condition: Any, values: dict[str, Any]) -> bool:
     """Evaluate a skip-logic condition (see docs/configuration-format.md) against values."""
     if not condition:
@@ -424,6 +441,15 @@ def clean_changes(
     """
     if not isinstance(changes, dict):
         raise RecordInvalid([FieldProblem("$", "must be an object of field values.")])
+    nul_paths = list(find_nul_characters(changes, ""))
+    if nul_paths:
+        # PostgreSQL cannot store U+0000 in text or JSONB; no real value contains it.
+        raise RecordInvalid(
+            [
+                FieldProblem(path or "$", "contains a NUL character (U+0000); remove it.")
+                for path in nul_paths
+            ]
+        )
 
     cleaner = _Cleaner(form, enforce_editable=enforce_editable)
     cleaned = cleaner.clean_fields(changes, form.fields, form.archived_fields, "")
