@@ -471,3 +471,18 @@ def test_case_list_is_translated(caseworker: User, language: str, word: str) -> 
     client = signed_in(caseworker)
     client.post("/language/", {"language": language, "next": "/cases/"})
     assert f"<h1>{word}</h1>" in client.get("/cases/").content.decode()
+
+
+def test_case_view_and_search_audited(client: Client, caseworker: Any) -> None:
+    from tutela.audit.models import AuditEntry
+    from tutela.records.actions import create_record
+
+    record = create_record("case", {"name_first": "Zainabou"}, caseworker)
+    client.force_login(caseworker)
+    client.get(f"/cases/{record.pk}/")
+    client.get(f"/cases/{record.pk}/history")
+    client.post("/cases/", {"q": "Zainabou", "mode": "name"})
+    client.get("/cases/")
+    actions = list(AuditEntry.objects.values_list("action", flat=True))
+    assert actions[-3:] == ["case.view", "case.history_view", "case.search"]
+    assert "Zainabou" not in str(list(AuditEntry.objects.values("details")))

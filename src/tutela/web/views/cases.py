@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from tutela.access.models import User
 from tutela.access.scopes import can_view_record, record_scope, sees_everything
+from tutela.audit.log import record_event
 from tutela.configuration.forms import FormDefinition, get_form
 from tutela.configuration.models import Field
 from tutela.records.models import Record, RecordHistory, Status
@@ -104,6 +105,14 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
     user = signed_in_user(request)
     form = get_form(RECORD_TYPE)
+    if filters.search_text and not filters.cursor:
+        # Only that a search ran and its kind: the text is often a child's name.
+        record_event(
+            f"{RECORD_TYPE}.search",
+            user=user,
+            object_type=RECORD_TYPE,
+            details={"mode": filters.search_mode, "status": filters.status, "scope": filters.scope},
+        )
     try:
         listing = list_cases(form, user, filters)
     except SearchError as e:
@@ -182,6 +191,9 @@ def viewable_case(request: HttpRequest, record_id: uuid.UUID) -> Record:
 @signed_in
 def case_view(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
     record = viewable_case(request, record_id)
+    record_event(
+        f"{RECORD_TYPE}.view", user=request.user, object_type=RECORD_TYPE, object_id=record.pk
+    )
     form = get_form(RECORD_TYPE)
     display = Display(form)
     groups = record_groups(display, record.data)
@@ -212,6 +224,12 @@ class HistoryEntry:
 @signed_in
 def case_history(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
     record = viewable_case(request, record_id)
+    record_event(
+        f"{RECORD_TYPE}.history_view",
+        user=request.user,
+        object_type=RECORD_TYPE,
+        object_id=record.pk,
+    )
     form = get_form(RECORD_TYPE)
     entries = RecordHistory.objects.filter(record=record).select_related("user")
     before = request.GET.get("before", "")
