@@ -1,0 +1,1 @@
+"""Operations: backups, restores and disaster recovery drills (docs/backups.md)."""
