@@ -18,8 +18,9 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-# Playwright fixtures (chromium, page) for the tests marked `browser`.
-pytest_plugins = ["tests.browser"]
+# Playwright fixtures (chromium, page) for the tests marked `browser`; age keys, scratch
+# databases and backup settings for the backup tests.
+pytest_plugins = ["tests.browser", "tests.backup_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "tutela"

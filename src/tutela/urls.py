@@ -5,5 +5,6 @@ from tutela.web.health import health
 urlpatterns = [
     path("health", health, name="health"),
     path("api/v1/", include("tutela.api.urls")),
+    path("ops/", include("tutela.ops.urls")),
     path("", include("tutela.web.urls")),
 ]

@@ -15,6 +15,16 @@ def pending_migrations() -> list[str]:
     return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
 
 
+def backup_details() -> dict[str, object]:
+    from tutela.ops.status import summary
+
+    try:
+        return summary()
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        logger.warning("Health check: backup status unreadable: %s", type(e).__name__)
+        return {"error": "unreadable"}
+
+
 def health(request: HttpRequest) -> JsonResponse:
     """Return 200 when the database answers and every migration is applied, else 503."""
     checks: dict[str, object] = {}
@@ -30,7 +40,10 @@ def health(request: HttpRequest) -> JsonResponse:
         checks.setdefault("migrations", "unknown")
 
     healthy = checks["database"] == "ok" and checks["migrations"] == "ok"
+    # Backups are reported for monitoring, but never make the instance unhealthy: a load
+    # balancer must not take a serving site out because last night's backup failed.
+    details = {"backups": backup_details()}
     return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        {"status": "ok" if healthy else "unavailable", "checks": checks, "details": details},
         status=200 if healthy else 503,
     )
