@@ -249,6 +249,10 @@ if TUTELA_SEARCH_LANGUAGE not in SEARCH_LANGUAGES:
         f"{', '.join(SEARCH_LANGUAGES)}."
     )
 
+# Lock local configuration editing: the configuration screens become read-only and refuse every
+# change with 403. A production site sets it once configuration arrives through promotion.
+TUTELA_CONFIGURATION_LOCKED = env_bool("TUTELA_CONFIGURATION_LOCKED", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -222,7 +222,7 @@ def _archive_missing(
     sections = FormSection.objects.filter(record_type=record_type, archived=False).exclude(
         pk__in=kept_sections
     )
-    summary.archived_sections = list(sections.values_list("unique_id", flat=True))
+    summary.archived_sections += list(sections.values_list("unique_id", flat=True))
     sections.update(archived=True)
 
     fields = Field.objects.filter(section__record_type=record_type, archived=False).exclude(

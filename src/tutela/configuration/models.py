@@ -172,6 +172,10 @@ class Lookup(models.Model):
     def __str__(self) -> str:
         return self.unique_id
 
+    @property
+    def label(self) -> str:
+        return translate(self.name) or self.unique_id
+
     def option_ids(self) -> set[str]:
         return {option["id"] for option in self.options}
 

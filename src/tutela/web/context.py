@@ -5,7 +5,11 @@ from typing import Any
 from django.http import HttpRequest
 
 import tutela
+from tutela.configuration.permissions import can_manage_configuration
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    return {"tutela_version": tutela.__version__}
+    return {
+        "tutela_version": tutela.__version__,
+        "can_manage_configuration": can_manage_configuration(getattr(request, "user", None)),
+    }

@@ -1,4 +1,4 @@
-"""Access to the caseworker's pages."""
+"""Access to the caseworker's pages and the administrators' configuration screens."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -6,7 +6,9 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+
+from tutela.configuration.permissions import can_manage_configuration, configuration_locked
 
 
 def signed_in(
@@ -25,3 +27,23 @@ def signed_in(
         return view(request, *args, **kwargs)
 
     return login_required(wrapper)
+
+
+def configuration_admin(
+    view: Callable[..., HttpResponse],
+) -> Callable[..., HttpResponse]:
+    """Require a user who may manage configuration; refuse every POST while it is locked.
+
+    The lock is checked here, on the server, for every form the configuration screens post:
+    hiding the controls in the templates alone would leave the edits one request away.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not can_manage_configuration(request.user):
+            return render(request, "web/configuration/forbidden.html", status=403)
+        if request.method == "POST" and configuration_locked():
+            return render(request, "web/configuration/locked.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return signed_in(wrapper)

@@ -2,6 +2,7 @@ from django.urls import path
 from django.views.i18n import set_language
 
 from tutela.web.views import auth, cases, editing
+from tutela.web.views import configuration as config
 
 app_name = "web"
 
@@ -19,5 +20,85 @@ urlpatterns = [
         "cases/<uuid:record_id>/sections/<slug:section_id>/edit",
         editing.section_edit,
         name="section_edit",
+    ),
+    # Configuration screens for administrators.
+    path("configuration/", config.overview, name="config_overview"),
+    path("configuration/locations/", config.locations, name="config_locations"),
+    path("configuration/lookups/new", config.lookup_new, name="config_lookup_new"),
+    path("configuration/lookups/<slug:lookup>/", config.lookup_view, name="config_lookup"),
+    path(
+        "configuration/lookups/<slug:lookup>/options/new",
+        config.option_new,
+        name="config_option_new",
+    ),
+    path(
+        "configuration/lookups/<slug:lookup>/options/<str:option>/",
+        config.option_edit,
+        name="config_option",
+    ),
+    path(
+        "configuration/lookups/<slug:lookup>/options/<str:option>/move",
+        config.option_move,
+        name="config_option_move",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/",
+        config.record_type_view,
+        name="config_record_type",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/groups/new",
+        config.group_new,
+        name="config_group_new",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/groups/<slug:group>/",
+        config.group_edit,
+        name="config_group",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/groups/<slug:group>/move",
+        config.group_move,
+        name="config_group_move",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/sections/new",
+        config.section_new,
+        name="config_section_new",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/sections/<slug:section>/",
+        config.section_view,
+        name="config_section",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/sections/<slug:section>/move",
+        config.section_move,
+        name="config_section_move",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/sections/<slug:section>/remove",
+        config.section_remove,
+        name="config_section_remove",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/sections/<slug:section>/fields/new",
+        config.field_new,
+        name="config_field_new",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/sections/<slug:section>/fields/<slug:name>/",
+        config.field_view,
+        name="config_field",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/sections/<slug:section>/fields/<slug:name>/move",
+        config.field_move,
+        name="config_field_move",
+    ),
+    path(
+        "configuration/types/<slug:record_type>/sections/<slug:section>/fields/<slug:name>/remove",
+        config.field_remove,
+        name="config_field_remove",
     ),
 ]
