@@ -135,9 +135,7 @@ def seed_site(caseworker: Any, colleague: Any, cases: int = 3) -> list[str]:
     return ids
 
 
-def run_tutela(
-    args: list[str], env: dict[str, str], **kwargs: Any
-) -> subprocess.Popen[bytes]:
+def run_tutela(args: list[str], env: dict[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
     """Start a `tutela` management command in a child process with its own settings."""
     return subprocess.Popen(
         [sys.executable, "-m", "django", *args],

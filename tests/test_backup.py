@@ -285,9 +285,7 @@ def wait_until(condition: Any, seconds: float, what: str) -> None:
 
 
 def backend_waiting(database: str, application: str | None = None) -> bool:
-    query = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
-    )
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
     args: list[Any] = [database]
     if application:
         query += " AND application_name = %s"

@@ -239,14 +239,11 @@ def compare_with_manifest(server: pgtools.Server, database: str, manifest: dict[
         raise RestoreFailed("The restored audit chain head differs from the manifest's.")
 
 
-def check_chain(url: str) -> dict[str, Any]:
-    answer: dict[str, Any] = run_step(url, {"action": "check-chain"})
-    if answer["broken_at"] is not None:
+def require_whole_chain(chain: dict[str, Any]) -> None:
+    if chain["broken_at"] is not None:
         raise RestoreFailed(
-            f"The restored audit chain is broken at entry #{answer['broken_at']}: "
-            f"{answer['reason']}."
+            f"The restored audit chain is broken at entry #{chain['broken_at']}: {chain['reason']}."
         )
-    return answer
 
 
 def prepare_target(target: Target, force: bool, note: dict[str, str]) -> bool:
@@ -321,21 +318,20 @@ def restore_backup(
     progress.database_done()
 
     compare_with_manifest(target.server, target.database, manifest)
-    url = target.server.url(target.database)
-    chain = check_chain(url)
-    migrated = run_step(url, {"action": "migrate"})["applied"]
-    run_step(
-        url,
+    finished = run_step(
+        target.server.url(target.database),
         {
-            "action": "audit-restore",
+            "action": "finish",
             "backup_id": backup.id,
             "snapshot_at": manifest["snapshot_at"],
             "tutela_version": manifest["tutela_version"],
             "forced": force,
             "actor": getpass.getuser(),
-            "migrations_applied": migrated,
         },
     )
+    require_whole_chain(finished["chain"])
+    migrated: list[str] = finished["applied"]
+    chain = finished["chain"]
 
     pgtools.clear_mark(target.server, target.database)
     target.documents.clear_mark()
@@ -386,6 +382,6 @@ def test_restore(
     try:
         restore_database(backup, manifest, identity, server, scratch)
         compare_with_manifest(server, scratch, manifest)
-        check_chain(server.url(scratch))
+        require_whole_chain(run_step(server.url(scratch), {"action": "check-chain"}))
     finally:
         pgtools.drop_database(server, scratch)

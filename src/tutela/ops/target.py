@@ -6,8 +6,9 @@ and writes one JSON answer on standard output.
 
 Actions:
 - `check-chain`: recompute the audit chain; answer its length and first break;
-- `migrate`: apply the migrations that this Tutela has and the backup lacks;
-- `audit-restore`: append the audit entry that records the restore;
+- `finish`: check the chain, then (when it is whole) apply the migrations that this Tutela has
+  and the backup lacks, and append the audit entry that records the restore; one process,
+  because starting Django costs a second or more;
 - `drill-user`: create a temporary staff user for a drill's sign-in, and name one case.
 """
 
@@ -76,6 +77,15 @@ def migrate() -> dict[str, Any]:
     return {"applied": [f"{m.app_label}.{m.name}" for m, _ in plan]}
 
 
+def finish(request: dict[str, Any]) -> dict[str, Any]:
+    chain = check_chain()
+    if chain["broken_at"] is not None:
+        return {"chain": chain}
+    applied = migrate()["applied"]
+    audit = audit_restore({**request, "migrations_applied": applied})
+    return {"chain": chain, "applied": applied, "audit": audit}
+
+
 def audit_restore(request: dict[str, Any]) -> dict[str, Any]:
     from tutela.audit.log import record_event
 
@@ -124,10 +134,8 @@ def main() -> int:
     action = request["action"]
     if action == "check-chain":
         answer = check_chain()
-    elif action == "migrate":
-        answer = migrate()
-    elif action == "audit-restore":
-        answer = audit_restore(request)
+    elif action == "finish":
+        answer = finish(request)
     elif action == "drill-user":
         answer = drill_user()
     else:
