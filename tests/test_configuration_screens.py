@@ -70,7 +70,7 @@ def field_names(section: str) -> list[str]:
         "/configuration/locations/",
     ],
 )
-def test_caseworker_is_refused_with_403(caseworker: User, url: str) -> None:
+def test_caseworker_gets_403(caseworker: User, url: str) -> None:
     client = Client()
     client.force_login(caseworker)
     response = client.get(url)
@@ -118,7 +118,7 @@ def test_overview_query_count_is_bounded(
         assert admin_client.get("/configuration/").status_code == 200
 
 
-def test_record_type_page_shows_groups_sections_and_fields_in_order(
+def test_record_type_page_orders_sections(
     admin_client: Client,
 ) -> None:
     text = text_of(admin_client.get(f"{CASE}/"))
@@ -134,7 +134,7 @@ def test_record_type_page_query_count_is_bounded(
         assert admin_client.get(f"{CASE}/").status_code == 200
 
 
-def test_field_page_shows_the_grammar_and_fields_in_scope(admin_client: Client) -> None:
+def test_field_page_shows_grammar(admin_client: Client) -> None:
     text = text_of(admin_client.get(f"{PROTECTION}/fields/urgent_action/"))
     assert "How to write a condition" in text
     assert '<code dir="ltr">risk_level</code>' in text
@@ -196,7 +196,7 @@ def test_other_locales_already_present_get_an_input(admin_client: Client) -> Non
     assert 'name="labels-label__sw"' in text
 
 
-def test_empty_english_label_is_refused_with_its_path(admin_client: Client) -> None:
+def test_empty_english_label_rejected(admin_client: Client) -> None:
     response = admin_client.post(
         f"{PROTECTION}/fields/risk_level/", {"part": "labels", "labels-label__fr": "Risque"}
     )
@@ -264,7 +264,7 @@ def test_staff_sets_skip_logic(admin_client: Client) -> None:
     assert changes()[0].details == {"change": "visible_if"}
 
 
-def test_skip_logic_naming_an_unknown_field_is_refused(admin_client: Client) -> None:
+def test_skip_logic_unknown_field_rejected(admin_client: Client) -> None:
     response = admin_client.post(
         f"{PROTECTION}/fields/urgent_action/",
         {
@@ -279,7 +279,7 @@ def test_skip_logic_naming_an_unknown_field_is_refused(admin_client: Client) -> 
     assert changes() == []
 
 
-def test_skip_logic_that_is_not_json_is_refused_at_the_input(admin_client: Client) -> None:
+def test_skip_logic_invalid_json_rejected(admin_client: Client) -> None:
     response = admin_client.post(
         f"{PROTECTION}/fields/urgent_action/",
         {"part": "visible_if", "visible_if-visible_if": '{"field": '},
@@ -387,7 +387,7 @@ def test_staff_adds_a_calculated_field(admin_client: Client) -> None:
     assert added.spec["calculation"]["op"] == "average"
 
 
-def test_duplicate_field_name_is_refused_with_its_path(admin_client: Client) -> None:
+def test_duplicate_field_name_rejected(admin_client: Client) -> None:
     response = admin_client.post(
         f"{PROTECTION}/fields/new", {"name": "sex", "type": "text", "label__en": "Sex again"}
     )
@@ -399,7 +399,7 @@ def test_duplicate_field_name_is_refused_with_its_path(admin_client: Client) -> 
     assert changes() == []
 
 
-def test_select_field_without_options_is_refused(admin_client: Client) -> None:
+def test_select_without_options_rejected(admin_client: Client) -> None:
     response = admin_client.post(
         f"{PROTECTION}/fields/new", {"name": "colour", "type": "select", "label__en": "Colour"}
     )
@@ -443,7 +443,7 @@ def test_staff_adds_an_option_to_an_existing_lookup(admin_client: Client) -> Non
     assert [o["id"] for o in options] == ["low", "high", "medium"]
 
 
-def test_duplicate_option_id_is_refused(admin_client: Client) -> None:
+def test_duplicate_option_id_rejected(admin_client: Client) -> None:
     response = admin_client.post(
         "/configuration/lookups/lookup-risk/options/new",
         {"unique_id": "high", "label__en": "High again"},
@@ -464,9 +464,7 @@ def test_staff_edits_and_disables_an_option(admin_client: Client) -> None:
 # Removing
 
 
-def test_staff_removes_a_field_and_records_keep_its_values(
-    admin_client: Client, caseworker: User
-) -> None:
+def test_remove_field_keeps_record_values(admin_client: Client, caseworker: User) -> None:
     record = actions.create_record("case", {"name_first": "Amal", "phone": "555 0100"}, caseworker)
     confirm = text_of(admin_client.get(f"{IDENTITY}/fields/phone/remove"))
     assert "records keep the values they hold" in confirm
@@ -479,19 +477,19 @@ def test_staff_removes_a_field_and_records_keep_its_values(
     assert changes()[0].details == {"change": "remove", "archived_fields": ["case.phone"]}
 
 
-def test_staff_removes_a_section_and_its_fields_are_archived(admin_client: Client) -> None:
+def test_remove_section_archives_fields(admin_client: Client) -> None:
     admin_client.post("/configuration/types/incident/sections/incident_details/remove")
     assert FormSection.objects.get(unique_id="incident_details").archived
     assert Field.objects.get(unique_id="incident.description").archived
 
 
-def test_removing_a_section_that_skip_logic_names_is_refused(admin_client: Client) -> None:
+def test_remove_section_named_by_skip_logic(admin_client: Client) -> None:
     response = admin_client.post(f"{PROTECTION}/remove")
     assert "record_types[0].form_sections[2].visible_if.not.field" in text_of(response)
     assert not FormSection.objects.get(unique_id="protection").archived
 
 
-def test_removing_a_section_a_subform_field_uses_is_refused(admin_client: Client) -> None:
+def test_remove_subform_target_rejected(admin_client: Client) -> None:
     response = admin_client.post(f"{CASE}/sections/service_row/remove")
     assert "record_types[0].form_sections[2].fields[0].subform" in text_of(response)
     assert not FormSection.objects.get(unique_id="service_row").archived
@@ -500,7 +498,7 @@ def test_removing_a_section_a_subform_field_uses_is_refused(admin_client: Client
 # Locked mode
 
 
-def test_locked_site_refuses_a_change_from_staff(admin_client: Client, locked: None) -> None:
+def test_locked_site_rejects_staff_change(admin_client: Client, locked: None) -> None:
     response = admin_client.post(
         f"{PROTECTION}/fields/risk_level/", {"part": "labels", "labels-label__en": "Risk"}
     )
@@ -519,7 +517,7 @@ def test_locked_site_refuses_a_change_from_staff(admin_client: Client, locked: N
         ("/configuration/lookups/new", {"unique_id": "l", "name__en": "L"}),
     ],
 )
-def test_locked_site_refuses_every_kind_of_change(
+def test_locked_site_rejects_every_change(
     admin_client: Client, locked: None, url: str, data: dict[str, str]
 ) -> None:
     assert admin_client.post(url, data).status_code == 403

@@ -1,9 +1,9 @@
 """Changing the configuration in force, one edit at a time, as the configuration screens do.
 
-A change is validated exactly like an import: the configuration in force is written out as a
-document, the edit is applied to that document, and the whole document is loaded again with
-`load_configuration`, so every rule of `schema.check_document` applies and the load is all or
-nothing. The audit entry is written in the same transaction.
+A change is validated exactly like an import. The configuration in force is written out as a
+document, and the edit is applied to that document. Then `load_configuration` loads the whole
+document, so every rule of `schema.check_document` applies and the load is all or nothing. The
+audit entry is written in the same transaction.
 """
 
 from collections.abc import Callable
@@ -33,7 +33,7 @@ class NotAllowed(Exception):
 
 
 class ChangeInvalid(ConfigurationInvalid):
-    """The edited document has problems; `change` says which item the edit was made to."""
+    """The edited document has problems; `change` names the item the edit was made to."""
 
     def __init__(self, error: ConfigurationInvalid, change: "Change") -> None:
         super().__init__(error.problems)
@@ -42,7 +42,7 @@ class ChangeInvalid(ConfigurationInvalid):
 
 @dataclass
 class Change:
-    """What an edit did, for the audit log: the item's kind and unique_id, and the change."""
+    """The audit facts of an edit: the item's kind and unique_id, and the kind of change."""
 
     object_type: str
     object_id: str
@@ -118,7 +118,7 @@ UNION SELECT jsonb_object_keys(option -> 'label')
 
 
 def locales_in_use() -> list[str]:
-    """The screens' languages, then every other locale that a configuration text uses."""
+    """Return the screens' languages, then every other locale that a configuration text uses."""
     with connection.cursor() as cursor:
         cursor.execute(LOCALES_IN_USE_SQL)
         found = {row[0] for row in cursor.fetchall()}

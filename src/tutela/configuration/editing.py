@@ -1,7 +1,7 @@
 """Edits to a configuration document, as the configuration screens make them.
 
-Each function works on a document from `dump_configuration()` in place and knows nothing of the
-database; `changes.change_configuration` loads the edited document, so every rule of
+Each function changes a document from `dump_configuration()` in place and does not touch the
+database. `changes.change_configuration` loads the edited document, so every rule of
 `schema.check_document` applies to a change made on screen exactly as to an imported file.
 Functions that find an item return it with its path in the document (the path that problems
 name), and raise ItemNotFound when it is not there.
@@ -22,7 +22,7 @@ class ItemNotFound(LookupError):
 class Located:
     item: dict[str, Any]
     path: str
-    # The list that holds the item, and its position there.
+    # The list that contains the item, and its position there.
     siblings: list[dict[str, Any]]
     index: int
 
@@ -104,7 +104,7 @@ def move(
 
 
 def section_run(record_type: dict[str, Any], section: dict[str, Any]) -> list[dict[str, Any]]:
-    """The sections shown beside `section` (same form group, not subforms), in display order."""
+    """Return the sections shown beside `section` (same group, not subforms), in display order."""
     group = section.get("form_group")
     run = [
         s

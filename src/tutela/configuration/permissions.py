@@ -1,4 +1,4 @@
-"""Who may change the configuration, and whether this site allows local changes at all."""
+"""Access rules for the configuration: who may change it, and whether this site allows it."""
 
 from typing import Any
 
@@ -6,10 +6,10 @@ from django.conf import settings
 
 
 def can_manage_configuration(user: Any) -> bool:
-    """Whether `user` may see and change forms, lookups and locations.
+    """Return whether `user` may see and change forms, lookups and locations.
 
-    NOTE: staff users manage configuration until roles exist; the roles issue replaces this
-    check, and every configuration screen asks only this function.
+    NOTE: staff users manage configuration until roles exist. Roles will replace this check,
+    and every configuration screen calls only this function.
     """
     return bool(
         user is not None
@@ -20,7 +20,7 @@ def can_manage_configuration(user: Any) -> bool:
 
 
 def configuration_locked() -> bool:
-    """Whether local configuration editing is locked (TUTELA_CONFIGURATION_LOCKED).
+    """Return whether local configuration editing is locked (TUTELA_CONFIGURATION_LOCKED).
 
     A production site locks it once configuration arrives through promotion from the demo site.
     """

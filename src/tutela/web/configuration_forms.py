@@ -2,8 +2,8 @@
 
 Each form turns what the administrator typed into a patch of one item of the configuration
 document: a dict of keys to set, where None removes a key. The forms check only the shape of
-the input (a number is a number, JSON parses); every rule of the configuration format is left
-to `schema.check_document`, which checks the whole edited document, so that a change on screen
+the input (a number is a number, JSON parses). Every rule of the configuration format is left
+to `schema.check_document`, which checks the whole edited document. So a change on screen
 meets exactly the rules of an import.
 """
 
@@ -139,7 +139,7 @@ class ConfigurationForm(forms.Form):
         return [self[name] for name in self.fields if name not in texts]
 
     def readonly_rows(self) -> list[tuple[str, str]]:
-        """Each input's label and value as text, for a site where editing is locked."""
+        """Return each input's label and value as text, for a site where editing is locked."""
         legends = {name: g.legend for g in self.text_groups for name in g.names}
         rows = []
         for bound in self:
@@ -150,7 +150,7 @@ class ConfigurationForm(forms.Form):
         return rows
 
     def input_for(self, key: str, rest: str) -> str | None:
-        """The input that shows a problem at `key` (then `rest`) of the edited item."""
+        """Return the input that shows a problem at `key` (then `rest`) of the edited item."""
         locale = rest.split(".", 1)[0] if rest else "en"
         if f"{key}__{locale}" in self.fields:
             return f"{key}__{locale}"
@@ -329,7 +329,7 @@ def option_source_choices(lookups: list[tuple[str, str]], *, blank: bool) -> lis
 
 
 class OptionsForm(ConfigurationForm):
-    """Where a field's options come from, its subform, its calculation: by type."""
+    """The source of a field's options, its subform and its calculation, by type."""
 
     def __init__(
         self,
@@ -356,7 +356,8 @@ def add_type_properties(
 ) -> None:
     """Add the inputs for options, subform and calculation that `field_type` takes.
 
-    A new field (field_type None) gets them all: the format says which ones its type needs.
+    A new field (field_type None) gets them all, because the schema checks which ones its type
+    needs.
     """
     fields = form.fields
     if new or field_type in OPTION_FIELD_TYPES:
@@ -405,7 +406,7 @@ def type_properties_patch(data: dict[str, Any]) -> dict[str, Any]:
     if "options_source" in data:
         source = data["options_source"]
         if source == INLINE:
-            # An empty inline list is kept, so that the schema can say what is missing.
+            # An empty inline list is kept, so that the schema reports what is missing.
             patch["options"] = data.get("inline_options") or []
         else:
             patch["options"] = source or None

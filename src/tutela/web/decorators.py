@@ -1,5 +1,6 @@
 """Access to the caseworker's pages and the administrators' configuration screens."""
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -9,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from tutela.configuration.permissions import can_manage_configuration, configuration_locked
+
+logger = logging.getLogger(__name__)
 
 
 def signed_in(
@@ -32,7 +35,7 @@ def signed_in(
 def configuration_admin(
     view: Callable[..., HttpResponse],
 ) -> Callable[..., HttpResponse]:
-    """Require a user who may manage configuration; refuse every POST while it is locked.
+    """Require a user who may manage configuration; reject every POST while it is locked.
 
     The lock is checked here, on the server, for every form the configuration screens post:
     hiding the controls in the templates alone would leave the edits one request away.
@@ -41,8 +44,19 @@ def configuration_admin(
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not can_manage_configuration(request.user):
+            logger.warning(
+                "Rejected %s %s: user %s may not manage configuration",
+                request.method,
+                request.path,
+                request.user.pk,
+            )
             return render(request, "web/configuration/forbidden.html", status=403)
         if request.method == "POST" and configuration_locked():
+            logger.warning(
+                "Rejected POST %s by user %s: configuration editing is locked",
+                request.path,
+                request.user.pk,
+            )
             return render(request, "web/configuration/locked.html", status=403)
         return view(request, *args, **kwargs)
 

@@ -7,6 +7,7 @@ made here meets every rule of an import. When the document has problems, nothing
 the page shows each problem with its path beside the form.
 """
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,8 @@ from tutela.records.models import Record
 from tutela.web import configuration_forms as cf
 from tutela.web.decorators import configuration_admin
 
+logger = logging.getLogger(__name__)
+
 TEMPLATES = "web/configuration"
 LOCATIONS_PAGE_SIZE = 100
 
@@ -69,6 +72,14 @@ def apply_change(
     try:
         change_configuration(request.user, edit)
     except ChangeInvalid as e:
+        logger.info(
+            "Rejected a configuration change (%s of %s %s): %d problems, first %s",
+            e.change.change,
+            e.change.object_type,
+            e.change.object_id,
+            len(e.problems),
+            e.problems[0].path if e.problems else "-",
+        )
         if form is not None:
             place_problems(form, e.problems, e.change.path)
         return e.problems
@@ -584,7 +595,7 @@ TYPES_WITH_OPTIONS_PART = frozenset({"select", "radio", "tally", "subform", "cal
 def field_forms(
     item: Field, part: str | None, data: Any, locales: list[str]
 ) -> dict[str, cf.ConfigurationForm]:
-    """The forms of the field page; only the form of the posted `part` is bound."""
+    """Build the forms of the field page; only the form of the posted `part` is bound."""
 
     def bound(name: str) -> Any:
         return data if part == name else None
@@ -686,7 +697,7 @@ def field_move(request: HttpRequest, record_type: str, section: str, name: str) 
 
 
 def records_holding(item: Field) -> int | None:
-    """How many records hold a value for a field; None for subform fields (kept in rows)."""
+    """Count the records with a value for a field; None for subform fields (kept in rows)."""
     if item.section.is_subform:
         return None
     return Record.objects.filter(
