@@ -1,6 +1,8 @@
 # Tutela: the two commands a newcomer needs are `make quickstart` and `make test`.
 
 VENV := .venv
+# Folders that ruff checks; benchmarks/ may be absent in a trimmed checkout.
+LINT_DIRS := $(wildcard src tests benchmarks)
 BIN := $(VENV)/bin
 PORT ?= 8000
 # The interpreter that creates the virtual environment; found on PATH or under pyenv.
@@ -24,8 +26,8 @@ quickstart: $(BIN)/.installed
 test: $(BIN)/.installed lint typecheck pytest
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check $(LINT_DIRS)
+	$(BIN)/ruff check $(LINT_DIRS)
 
 typecheck: $(BIN)/.installed
 	PYTHONPATH=. $(BIN)/mypy src
