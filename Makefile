@@ -20,6 +20,11 @@ $(BIN)/.installed: requirements/dev.lock pyproject.toml
 
 venv: $(BIN)/.installed
 
+# axe-core for the browser tests' accessibility scans, as pinned in package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
 quickstart: $(BIN)/.installed
 	$(BIN)/tutela quickstart --port $(PORT)
 
@@ -32,7 +37,7 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	PYTHONPATH=. $(BIN)/mypy src
 
-pytest: $(BIN)/.installed
+pytest: $(BIN)/.installed node_modules/.package-lock.json
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
