@@ -280,7 +280,7 @@ def wait_until(condition: Any, seconds: float, what: str) -> None:
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.05)
+        time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -305,7 +305,7 @@ def test_sigkill_during_backup_leaves_nothing_complete(
     with pgtools.site_server().connect(source) as blocker:
         blocker.execute("LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE")
         child = run_tutela(["backup", "create", "--recipient", keys.public], env)
-        wait_until(lambda: backend_waiting(source, "tutela-backup"), 30, "pg_dump to wait")
+        wait_until(lambda: backend_waiting(source, "tutela-backup"), 120, "pg_dump to wait")
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=10)
         blocker.rollback()
@@ -316,7 +316,7 @@ def test_sigkill_during_backup_leaves_nothing_complete(
     assert complete_backups(root) == []
     verified = verify_backup(backups[0].id, None)
     assert "incomplete" in verified.problems[0]
-    wait_until(lambda: not backend_waiting(source), 10, "pg_dump to end with its parent")
+    wait_until(lambda: not backend_waiting(source), 30, "pg_dump to end with its parent")
 
     # The next backup clears the remains and completes.
     manifest = backup_of(keys)
@@ -339,7 +339,7 @@ def test_sigkill_during_restore_marks_the_target_and_the_next_restore_starts_cle
     with server.connect(target, autocommit=True) as blocker:
         blocker.execute("SELECT pg_advisory_lock(%s)", [AUDIT_CHAIN_LOCK])
         child = run_tutela(restore_args, env)
-        wait_until(lambda: backend_waiting(target), 60, "the restore to wait for the lock")
+        wait_until(lambda: backend_waiting(target), 120, "the restore to wait for the lock")
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=10)
 

@@ -77,6 +77,7 @@ class DrillReport:
     ok: bool = False
     recovery_seconds: float | None = None
     data_age_seconds: float | None = None
+    scratch_database: str = ""
     checks: list[Check] = field(default_factory=list)
     manifest_counts: dict[str, Any] = field(default_factory=dict)
 
@@ -209,6 +210,7 @@ def run_drill(
     )
     server = pgtools.site_server()
     name = f"tutela_drill_{now:%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
+    report.scratch_database = name
     scratch = dr_dir() / "scratch" / name
     media = scratch / "media"
     started = time.monotonic()
