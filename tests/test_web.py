@@ -331,20 +331,22 @@ def test_section_edit_keeps_what_was_typed_on_error(caseworker: User) -> None:
     assert 'value="555 0101"' in response.content.decode()
 
 
-def test_section_edit_conflict_names_the_changed_field(caseworker: User, colleague: User) -> None:
+def test_section_edit_conflict_shows_their_value_beside_mine(
+    caseworker: User, colleague: User
+) -> None:
     record = new_case(caseworker)
-    actions.update_record(record.pk, {"name_last": "Haddad"}, colleague, base_version=1)
+    actions.update_record(record.pk, {"phone": "555 0202"}, colleague, base_version=1)
     response = signed_in(caseworker).post(
         edit_url(record, "basic_identity"), identity_form(f_phone="555 0101")
     )
     text = text_of(response)
-    assert "Someone else saved this case" in text
-    assert "<strong>Last name</strong>: Haddad" in text
+    assert "Someone else saved this record" in text
+    assert re.search(r"Theirs</dt><dd>555 0202</dd>.*Yours</dt><dd>555 0101</dd>", text)
 
 
 def test_section_edit_conflict_keeps_what_was_typed(caseworker: User, colleague: User) -> None:
     record = new_case(caseworker)
-    actions.update_record(record.pk, {"name_last": "Haddad"}, colleague, base_version=1)
+    actions.update_record(record.pk, {"phone": "555 0202"}, colleague, base_version=1)
     response = signed_in(caseworker).post(
         edit_url(record, "basic_identity"), identity_form(f_phone="555 0101")
     )

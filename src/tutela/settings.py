@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "tutela.api",
     "tutela.audit",
     "tutela.ops",
+    "tutela.attachments",
 ]
 
 MIDDLEWARE = [
@@ -309,3 +310,8 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = os.environ.get("TUTELA_MAIL_FROM", "tutela@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Attachments (photos, audio, documents, signatures): the largest file accepted, in megabytes,
+# and the most files one record may hold.
+TUTELA_MAX_UPLOAD_MB = env_int("TUTELA_MAX_UPLOAD_MB", 20)
+TUTELA_MAX_ATTACHMENTS_PER_RECORD = env_int("TUTELA_MAX_ATTACHMENTS_PER_RECORD", 100)

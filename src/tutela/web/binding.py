@@ -7,7 +7,9 @@ field and the page shows the text the user wrote.
 
 Input names: `f_<field>` for a field; `f_<field>.<option>` for one count of a tally;
 `f_<subform>.<row>.<field>`, `f_<subform>.<row>.unique_id` and `f_<subform>.<row>.remove`
-for the rows of a subform, numbered from 0 in the order shown.
+for the rows of a subform, numbered from 0 in the order shown. An attachment field posts the
+ids of the files it keeps under its own name, the ids of those to drop under `<name>.remove`,
+and new files under its own name too (the view stores them and adds their ids).
 """
 
 import datetime as dt
@@ -26,8 +28,8 @@ from tutela.records.validation import condition_holds, is_empty
 PREFIX = "f_"
 NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 ROW_KEY = re.compile(r"^(?P<index>\d+)\.unique_id$")
-# Types whose values are computed, shown only, or not handled by these pages yet.
-NOT_BOUND = frozenset({"separator", "calculated", *ATTACHMENT_TYPES})
+# Types whose values are computed or shown only.
+NOT_BOUND = frozenset({"separator", "calculated"})
 
 
 def input_name(f: Field, prefix: str = "") -> str:
@@ -54,15 +56,20 @@ def bind_fields(
     sections: Iterable[SectionDef],
     post: QueryDict,
     current: dict[str, Any],
+    overrides: dict[str, Any] | None = None,
 ) -> Bound:
     """Read the editable fields of `sections` from `post`.
 
-    A field hidden by its condition (skip logic), given the values after this change, takes
-    no value: it is sent empty, which removes what it held.
+    `overrides` replaces the posted values of some fields (the other person's values that a
+    user chose in an edit conflict). A field hidden by its condition (skip logic), given the
+    values after this change, takes no value: it is sent empty, which removes what it held.
     """
     bound = Bound()
     fields = [f for section in sections for f in section.fields if is_bound(f)]
     for f in fields:
+        if overrides and f.name in overrides:
+            bound.changes[f.name] = overrides[f.name]
+            continue
         bound.changes[f.name] = bind_value(form, f, post, input_name(f), current.get(f.name))
 
     merged = {**current, **bound.changes}
@@ -77,6 +84,10 @@ def bind_value(form: FormDefinition, f: Field, post: QueryDict, name: str, curre
         return bind_rows(form, f, post, current)
     if f.type == "tally":
         return bind_tally(form, f, post, name)
+    if f.type in ATTACHMENT_TYPES:
+        dropped = set(post.getlist(f"{name}.remove"))
+        kept = [v for v in post.getlist(name) if v and v not in dropped]
+        return list(dict.fromkeys(kept)) or None
     if f.type == "select" and f.spec.get("multi"):
         return [v for v in post.getlist(name) if v] or None
     if f.type == "tick_box":

@@ -1,8 +1,9 @@
 """Record values as a caseworker reads them: option labels, local dates, translated words.
 
 A page first passes every value it will show to `Display.prefetch`, which looks up the
-locations, agencies and users they name with one query per kind. `Display.text` then turns
-each value into text in the active language and the user's time zone.
+locations, agencies, users and (for a record's page) attachments they name with one query per
+kind. `Display.text` then turns each value into text in the active language and the user's
+time zone.
 """
 
 import dataclasses
@@ -16,8 +17,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from tutela.access.models import Agency, User
+from tutela.attachments.actions import attachments_by_id
+from tutela.attachments.models import Attachment
 from tutela.configuration.forms import FormDefinition, SectionDef
 from tutela.configuration.models import ATTACHMENT_TYPES, Field, Location, translate
+from tutela.records.models import Record
 from tutela.records.validation import condition_holds, is_empty, section_shown
 
 
@@ -38,17 +42,24 @@ def as_list(value: Any) -> list[Any]:
 @dataclass
 class Display:
     form: FormDefinition
+    # The record whose values are shown: only its own attachments are looked up.
+    record: Record | None = None
     labels: dict[str, dict[str, str]] = dataclasses.field(
         default_factory=lambda: {"location": {}, "agency": {}, "user": {}}
     )
+    attachments: dict[str, Attachment] = dataclasses.field(default_factory=dict)
 
     def prefetch(self, items: Iterable[tuple[Field, Any]]) -> None:
         """Look up the names of every location, agency and user that `items` refer to."""
         wanted: dict[str, set[str]] = {"location": set(), "agency": set(), "user": set()}
+        files: list[str] = []
         for f, value in self._flatten(items):
             kind = reference_kind(f)
             if kind and not is_empty(value):
                 wanted[kind].update(str(v) for v in as_list(value))
+            if f.type in ATTACHMENT_TYPES and not is_empty(value):
+                files.extend(str(v) for v in as_list(value))
+        self.fetch_attachments(files)
 
         if wanted["location"]:
             for code, names in Location.objects.filter(
@@ -65,6 +76,27 @@ class Display:
                 "username", "first_name", "last_name"
             ):
                 self.labels["user"][user.username] = user.get_full_name() or user.username
+
+    def prefetch_attachments(self, items: Iterable[tuple[Field, Any]]) -> None:
+        """Look up the attachments that the attachment fields among `items` name."""
+        files = [
+            str(v)
+            for f, value in self._flatten(items)
+            if f.type in ATTACHMENT_TYPES and not is_empty(value)
+            for v in as_list(value)
+        ]
+        self.fetch_attachments(files)
+
+    def fetch_attachments(self, ids: list[str]) -> None:
+        missing = [i for i in ids if i not in self.attachments]
+        if self.record is not None and missing:
+            self.attachments.update(attachments_by_id(self.record, missing))
+
+    def files(self, value: Any) -> list[Attachment]:
+        """Return the known attachments among the ids of an attachment field's value."""
+        if is_empty(value):
+            return []
+        return [self.attachments[str(v)] for v in as_list(value) if str(v) in self.attachments]
 
     def _flatten(self, items: Iterable[tuple[Field, Any]]) -> Iterable[tuple[Field, Any]]:
         for f, value in items:
@@ -101,12 +133,25 @@ class Display:
                 for k, v in value.items()
             )
         if f.type in ATTACHMENT_TYPES:
-            count = len(as_list(value))
-            return ngettext("%(count)d file", "%(count)d files", count) % {"count": count}
+            return self.file_names(value)
         if f.type == "subform" and isinstance(value, list):
             count = len(value)
             return ngettext("%(count)d row", "%(count)d rows", count) % {"count": count}
         return str(value)
+
+    def file_names(self, value: Any) -> str:
+        """Name the files of an attachment field; count those not looked up."""
+        known = self.files(value)
+        names = [attachment.file_name for attachment in known]
+        others = len(as_list(value)) - len(known)
+        if others and names:
+            names.append(
+                ngettext("%(count)d other file", "%(count)d other files", others)
+                % {"count": others}
+            )
+        elif others:
+            names.append(ngettext("%(count)d file", "%(count)d files", others) % {"count": others})
+        return ", ".join(names)
 
 
 def local_date(value: Any) -> str:
@@ -136,9 +181,10 @@ class ShownValue:
     label: str
     text: str = ""
     # A separator has `kind` "separator". A subform has `kind` "subform" and each row's values
-    # in `rows`.
+    # in `rows`. An attachment field has `kind` "attachments" and its files in `files`.
     kind: str = "value"
     rows: list[list["ShownValue"]] = dataclasses.field(default_factory=list)
+    files: list[Attachment] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -158,6 +204,10 @@ class ShownGroup:
 def shown_value(display: Display, f: Field, value: Any) -> ShownValue:
     if f.type == "separator":
         return ShownValue(f, f.display_label, kind="separator")
+    if f.type in ATTACHMENT_TYPES:
+        shown = ShownValue(f, f.display_label, display.text(f, value), kind="attachments")
+        shown.files = display.files(value)
+        return shown
     if f.type == "subform" and isinstance(value, list):
         subform = display.form.subforms.get(f.spec.get("subform", ""))
         if subform is not None:

@@ -17,6 +17,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from tutela.access.models import Agency, User
+from tutela.attachments.actions import ACCEPTED_KINDS, max_upload_bytes
+from tutela.attachments.models import Attachment
 from tutela.configuration.forms import FormDefinition, SectionDef
 from tutela.configuration.models import ATTACHMENT_TYPES, Field, Location, translate
 from tutela.records.validation import condition_holds
@@ -36,6 +38,13 @@ WIDGETS = {
     "subform": "subform",
     "separator": "separator",
     "calculated": "readonly",
+}
+# What the file picker offers for each attachment type; the server checks the content anyway.
+ACCEPT = {
+    "photo": "image/jpeg,image/png,image/webp",
+    "signature": "image/jpeg,image/png,image/webp",
+    "audio": "audio/*",
+    "document": ".pdf,.docx,.xlsx,.odt,.ods,image/jpeg,image/png,image/webp",
 }
 
 
@@ -59,12 +68,20 @@ class Input:
     # The skip-logic condition as JSON, for the page's script; hidden while it fails.
     condition: str = ""
     hidden: bool = False
-    # Read-only text, for calculated values and attachments.
+    # Read-only text, for calculated values.
     text: str = ""
+    # Attachments: the files the field holds, what the picker offers, whether it may add files.
+    files: list[Attachment] = dataclasses.field(default_factory=list)
+    accept: str = ""
+    can_upload: bool = False
+    # What the field takes and the size limit, in words.
+    limits: str = ""
     # Tally: one (option label, input name, count) per option.
     counts: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
     rows: list["Row"] = dataclasses.field(default_factory=list)
     inputmode: str = ""
+    # In an edit conflict: the three values and the user's choice (views.editing.ConflictView).
+    conflict: Any = None
 
     @property
     def id(self) -> str:
@@ -187,6 +204,7 @@ def build_inputs(
     sections = list(sections)
     source = OptionSource(form)
     fields = [f for section in sections for f in section.fields if f.visible]
+    display.prefetch_attachments((f, values.get(f.name)) for f in fields)
     inputs = [
         build_input(form, f, binding.input_name(f), values, errors, source, display) for f in fields
     ]
@@ -227,10 +245,10 @@ def build_input(
     if condition:
         item.condition = json.dumps(condition)
         item.hidden = not condition_holds(condition, values) and not item.errors
-    if widget in ("readonly", "attachments"):
+    if widget == "attachments":
+        return attachment_input(item, f, value, display)
+    if widget == "readonly":
         item.text = display.text(f, value) or _("None yet")
-        if widget == "attachments":
-            item.help = _("Files are added in a later version of these pages.")
         return item
     if widget == "separator":
         return item
@@ -250,6 +268,25 @@ def build_input(
         ]
     if widget == "subform":
         item.rows = build_rows(form, f, value, errors, source, display)
+    return item
+
+
+def attachment_input(item: Input, f: Field, value: Any, display: Display) -> Input:
+    """Fill an attachment field's input: its files, and a file picker once the record exists."""
+    item.files = display.files(value)
+    item.value = [str(attachment.pk) for attachment in item.files]
+    item.accept = ACCEPT.get(f.type, "")
+    item.can_upload = display.record is not None and binding.is_bound(f)
+    item.limits = _("%(kinds)s, up to %(size)d MB a file.") % {
+        "kinds": ACCEPTED_KINDS.get(f.type, ""),
+        "size": max_upload_bytes() // 2**20,
+    }
+    if display.record is None and binding.is_bound(f):
+        item.help = " ".join(
+            part
+            for part in (item.help, _("Files can be added once the record is registered."))
+            if part
+        )
     return item
 
 

@@ -1,26 +1,20 @@
 from django.urls import path
 from django.views.i18n import set_language
 
-from tutela.web.views import auth, cases, editing
+from tutela.web import record_urls
+from tutela.web.views import auth, home
 from tutela.web.views import configuration as config
 
 app_name = "web"
 
 urlpatterns = [
-    path("", cases.home, name="home"),
+    path("", home.home, name="home"),
     path("sign-in/", auth.SignInView.as_view(), name="login"),
     path("sign-out/", auth.SignOutView.as_view(), name="logout"),
     path("password/", auth.PasswordChangeView.as_view(), name="password_change"),
     path("language/", set_language, name="set_language"),
-    path("cases/", cases.case_list, name="case_list"),
-    path("cases/new", editing.case_new, name="case_new"),
-    path("cases/<uuid:record_id>/", cases.case_view, name="case_view"),
-    path("cases/<uuid:record_id>/history", cases.case_history, name="case_history"),
-    path(
-        "cases/<uuid:record_id>/sections/<slug:section_id>/edit",
-        editing.section_edit,
-        name="section_edit",
-    ),
+    # Records of every type, cases also under /cases/, and their attachments.
+    *record_urls.urlpatterns,
     # Configuration screens for administrators.
     path("configuration/", config.overview, name="config_overview"),
     path("configuration/locations/", config.locations, name="config_locations"),
