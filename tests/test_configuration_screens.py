@@ -560,3 +560,46 @@ def test_default_configuration_takes_a_change(admin_client: Client) -> None:
     after = dump_configuration()
     after["lookups"] = [x for x in after["lookups"] if x["unique_id"] != "lookup-new"]
     assert after == before
+
+
+PAGES = [
+    "/configuration/",
+    f"{CASE}/",
+    f"{CASE}/groups/new",
+    f"{CASE}/groups/identity/",
+    f"{CASE}/sections/new",
+    f"{PROTECTION}/",
+    f"{PROTECTION}/remove",
+    f"{PROTECTION}/fields/new",
+    f"{PROTECTION}/fields/visits/",
+    f"{IDENTITY}/fields/date_of_birth/",
+    f"{CASE}/sections/services/fields/services/",
+    f"{CASE}/sections/service_row/fields/sessions_total/",
+    f"{IDENTITY}/fields/phone/remove",
+    "/configuration/lookups/new",
+    "/configuration/lookups/lookup-risk/",
+    "/configuration/lookups/lookup-risk/options/new",
+    "/configuration/lookups/lookup-risk/options/high/",
+    "/configuration/locations/",
+    "/configuration/locations/?level=2",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+@pytest.mark.parametrize("url", PAGES)
+def test_every_page_renders(admin_client: Client, url: str, language: str) -> None:
+    response = admin_client.get(url, headers={"accept-language": language})
+    assert response.status_code == 200
+    assert f'lang="{language}"' in response.content.decode()
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_every_page_renders_when_locked(admin_client: Client, locked: None, url: str) -> None:
+    assert admin_client.get(url).status_code == 200
+
+
+def test_arabic_page_reads_right_to_left(admin_client: Client) -> None:
+    response = admin_client.get(f"{PROTECTION}/", headers={"accept-language": "ar"})
+    text = text_of(response)
+    assert 'dir="rtl"' in text
+    assert "منطق التخطي" in text
