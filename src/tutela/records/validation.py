@@ -4,6 +4,8 @@
 options, validation rules and skip logic, and returns them normalised, with calculated fields
 recomputed. It collects every problem before raising, so a form shows all its errors at once.
 Messages name the field and the fix; they repeat the value only for fields not marked sensitive.
+They are translated into the language active when the problem is found (the request's).
+Each message follows the field's label or path, so it starts with a verb or the value.
 """
 
 import datetime as dt
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from tutela.access.models import Agency, User
 from tutela.configuration.forms import FormDefinition, SectionDef
@@ -53,7 +57,8 @@ def is_empty(value: Any) -> bool:
 def show(field: Field, value: Any) -> str:
     """Quote a rejected value in a message, unless the field holds sensitive data."""
     if field.sensitive:
-        return "the value"
+        # Translators: replaces a value that is not repeated because the field is sensitive.
+        return _("the value")
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -82,20 +87,22 @@ class _Cleaner:
                 if name in archived:
                     self.add(
                         path,
-                        "this field was removed from the configuration; its stored values are "
-                        "kept, but it takes no new values.",
+                        _(
+                            "this field was removed from the configuration; its stored values "
+                            "are kept, but it takes no new values."
+                        ),
                     )
                 else:
-                    self.add(path, "is not a field of this form; remove it or check its name.")
+                    self.add(path, _("is not a field of this form; remove it or check its name."))
                 continue
             if self.enforce_editable and not (field.editable and field.section.editable):
-                self.add(path, "cannot be changed: the configuration marks it as not editable.")
+                self.add(path, _("cannot be changed: the configuration marks it as not editable."))
                 continue
             if field.type == "calculated":
-                self.add(path, "is calculated from other fields and cannot be set.")
+                self.add(path, _("is calculated from other fields and cannot be set."))
                 continue
             if field.type == "separator":
-                self.add(path, "is a separator and holds no value.")
+                self.add(path, _("is a separator and holds no value."))
                 continue
             if is_empty(value):
                 cleaned[name] = None
@@ -106,24 +113,38 @@ class _Cleaner:
     def clean_value(self, field: Field, value: Any, path: str) -> Any:
         method = getattr(self, f"clean_{field.type}", None)
         if method is None:
-            self.add(path, f"has the unsupported type {field.type!r}.")
+            self.add(path, _("has the unsupported type %(type)s.") % {"type": repr(field.type)})
             return None
         return method(field, value, path)
 
     def clean_text(self, field: Field, value: Any, path: str) -> str | None:
         if not isinstance(value, str):
-            self.add(path, f"must be text, not {type(value).__name__}.")
+            self.add(path, _("must be text, not %(type)s.") % {"type": type(value).__name__})
             return None
         text: str = value.strip()
         max_length = field.spec.get("max_length", 100_000)
         if len(text) > max_length:
-            self.add(path, f"is {len(text)} characters long; the maximum is {max_length}.")
+            message = ngettext(
+                "is %(length)d character long; the maximum is %(maximum)d.",
+                "is %(length)d characters long; the maximum is %(maximum)d.",
+                len(text),
+            )
+            self.add(path, message % {"length": len(text), "maximum": max_length})
         min_length = field.spec.get("min_length")
         if min_length and len(text) < min_length:
-            self.add(path, f"is {len(text)} characters long; the minimum is {min_length}.")
+            message = ngettext(
+                "is %(length)d character long; the minimum is %(minimum)d.",
+                "is %(length)d characters long; the minimum is %(minimum)d.",
+                len(text),
+            )
+            self.add(path, message % {"length": len(text), "minimum": min_length})
         pattern = field.spec.get("pattern")
         if pattern and not re.fullmatch(pattern, text):
-            self.add(path, f"{show(field, text)} does not have the expected form ({pattern}).")
+            self.add(
+                path,
+                _("%(value)s does not have the expected form (%(pattern)s).")
+                % {"value": show(field, text), "pattern": pattern},
+            )
         return text
 
     def clean_textarea(self, field: Field, value: Any, path: str) -> str | None:
@@ -134,20 +155,20 @@ class _Cleaner:
             if isinstance(value, str):
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                self.add(path, "must be a list of option ids.")
+                self.add(path, _("must be a list of option ids."))
                 return None
             for item in value:
                 self.check_option(field, item, path)
             return list(dict.fromkeys(value))
         if not isinstance(value, str):
-            self.add(path, f"must be one option id, not {type(value).__name__}.")
+            self.add(path, not_one_option(value))
             return None
         self.check_option(field, value, path)
         return value
 
     def clean_radio(self, field: Field, value: Any, path: str) -> Any:
         if not isinstance(value, str):
-            self.add(path, f"must be one option id, not {type(value).__name__}.")
+            self.add(path, not_one_option(value))
             return None
         self.check_option(field, value, path)
         return value
@@ -166,7 +187,11 @@ class _Cleaner:
         options = self.form.options(field) or []
         if not any(option["id"] == value for option in options):
             choices = ", ".join(option["id"] for option in options[:12])
-            self.add(path, f"{show(field, value)} is not one of the options ({choices}).")
+            self.add(
+                path,
+                _("%(value)s is not one of the options (%(choices)s).")
+                % {"value": show(field, value), "choices": choices},
+            )
 
     def clean_tick_box(self, field: Field, value: Any, path: str) -> bool | None:
         if isinstance(value, bool):
@@ -175,31 +200,33 @@ class _Cleaner:
             return True
         if value in ("false", "off", "0"):
             return False
-        self.add(path, f"must be true or false, not {show(field, value)}.")
+        self.add(path, _("must be true or false, not %(value)s.") % {"value": show(field, value)})
         return None
 
     def clean_number(self, field: Field, value: Any, path: str) -> int | float | None:
         number: int | float
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            self.add(path, f"must be a number, not {show(field, value)}.")
+            self.add(path, _("must be a number, not %(value)s.") % {"value": show(field, value)})
             return None
         try:
             number = float(value) if isinstance(value, str) else value
         except ValueError:
-            self.add(path, f"{show(field, value)} is not a number.")
+            self.add(path, _("%(value)s is not a number.") % {"value": show(field, value)})
             return None
         if not math.isfinite(number):
-            self.add(path, "must be a finite number.")
+            self.add(path, _("must be a finite number."))
             return None
         if float(number).is_integer():
             number = int(number)
         elif field.spec.get("integer"):
-            self.add(path, f"must be a whole number, not {show(field, value)}.")
+            self.add(
+                path, _("must be a whole number, not %(value)s.") % {"value": show(field, value)}
+            )
             return None
         if "min" in field.spec and number < field.spec["min"]:
-            self.add(path, f"must be at least {field.spec['min']}.")
+            self.add(path, _("must be at least %(minimum)s.") % {"minimum": field.spec["min"]})
         if "max" in field.spec and number > field.spec["max"]:
-            self.add(path, f"must be at most {field.spec['max']}.")
+            self.add(path, _("must be at most %(maximum)s.") % {"maximum": field.spec["max"]})
         return number
 
     def clean_date(self, field: Field, value: Any, path: str) -> str | None:
@@ -208,14 +235,22 @@ class _Cleaner:
         except ValueError:
             date = None
         if date is None or len(value) != 10:
-            self.add(path, f"{show(field, value)} is not a date; write it as YYYY-MM-DD.")
+            self.add(
+                path,
+                _("%(value)s is not a date; write it as YYYY-MM-DD.")
+                % {"value": show(field, value)},
+            )
             return None
         if field.spec.get("not_future") and date > timezone.localdate():
-            self.add(path, f"{show(field, value)} is in the future; give a date up to today.")
+            self.add(
+                path,
+                _("%(value)s is in the future; give a date up to today.")
+                % {"value": show(field, value)},
+            )
         if "min" in field.spec and value < field.spec["min"]:
-            self.add(path, f"must be on or after {field.spec['min']}.")
+            self.add(path, _("must be on or after %(date)s.") % {"date": field.spec["min"]})
         if "max" in field.spec and value > field.spec["max"]:
-            self.add(path, f"must be on or before {field.spec['max']}.")
+            self.add(path, _("must be on or before %(date)s.") % {"date": field.spec["max"]})
         return date.isoformat()
 
     def clean_date_time(self, field: Field, value: Any, path: str) -> str | None:
@@ -226,39 +261,45 @@ class _Cleaner:
         if moment is None:
             self.add(
                 path,
-                f"{show(field, value)} is not a date and time; write it as "
-                "YYYY-MM-DDTHH:MM with a time zone offset, such as 2024-05-01T14:30+02:00.",
+                _(
+                    "%(value)s is not a date and time; write it as YYYY-MM-DDTHH:MM with a "
+                    "time zone offset, such as 2024-05-01T14:30+02:00."
+                )
+                % {"value": show(field, value)},
             )
             return None
         if moment.tzinfo is None:
-            self.add(path, "needs a time zone offset, such as +00:00 or Z.")
+            self.add(path, _("needs a time zone offset, such as +00:00 or Z."))
             return None
         moment = moment.astimezone(dt.UTC)
         if field.spec.get("not_future") and moment > timezone.now():
-            self.add(path, "is in the future; give a moment up to now.")
+            self.add(path, _("is in the future; give a moment up to now."))
         return moment.isoformat().replace("+00:00", "Z")
 
     def clean_subform(self, field: Field, value: Any, path: str) -> list[dict[str, Any]] | None:
         section = self.form.subform_of(field)
         if not isinstance(value, list):
-            self.add(path, "must be a list of rows.")
+            self.add(path, _("must be a list of rows."))
             return None
         rows: list[dict[str, Any]] = []
         keys: set[str] = set()
         for index, row in enumerate(value):
             row_path = f"{path}[{index}]"
             if not isinstance(row, dict):
-                self.add(row_path, "must be an object of field values.")
+                self.add(row_path, _("must be an object of field values."))
                 continue
             key = row.get("unique_id")
             if not isinstance(key, str) or not key.strip():
                 self.add(
                     f"{row_path}.unique_id",
-                    "is missing: every subform row needs a unique_id that identifies it.",
+                    _("is missing: every subform row needs a unique_id that identifies it."),
                 )
                 continue
             if key in keys:
-                self.add(f"{row_path}.unique_id", f"{key!r} is used by another row.")
+                self.add(
+                    f"{row_path}.unique_id",
+                    _("%(key)s is used by another row.") % {"key": repr(key)},
+                )
                 continue
             keys.add(key)
             values = {k: v for k, v in row.items() if k != "unique_id"}
@@ -272,27 +313,29 @@ class _Cleaner:
         for field in section.fields:
             shown = condition_holds(field.spec.get("visible_if"), row)
             if not shown and not is_empty(row.get(field.name)):
-                self.add(f"{prefix}.{field.name}", "is hidden by its condition and takes no value.")
+                self.add(
+                    f"{prefix}.{field.name}", _("is hidden by its condition and takes no value.")
+                )
             if shown and field.spec.get("required") and is_empty(row.get(field.name)):
-                self.add(f"{prefix}.{field.name}", "is required.")
+                self.add(f"{prefix}.{field.name}", _("is required."))
 
     def clean_tally(self, field: Field, value: Any, path: str) -> dict[str, int] | None:
         if not isinstance(value, dict):
-            self.add(path, "must be an object of option id to count.")
+            self.add(path, _("must be an object of option id to count."))
             return None
         options = {option["id"] for option in self.form.options(field) or []}
         for key, count in value.items():
             if key not in options:
-                self.add(f"{path}.{key}", "is not one of the options.")
+                self.add(f"{path}.{key}", _("is not one of the options."))
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                self.add(f"{path}.{key}", "must be a whole number of 0 or more.")
+                self.add(f"{path}.{key}", _("must be a whole number of 0 or more."))
         return dict(value)
 
     def clean_attachments(self, field: Field, value: Any, path: str) -> list[str] | None:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.add(path, "must be a list of attachment ids.")
+            self.add(path, _("must be a list of attachment ids."))
             return None
         return value
 
@@ -300,7 +343,7 @@ class _Cleaner:
 
     def clean_location(self, field: Field, value: Any, path: str) -> str | None:
         if not isinstance(value, str):
-            self.add(path, "must be a location code.")
+            self.add(path, _("must be a location code."))
             return None
         self.locations.append((value, field, path))
         return value
@@ -317,9 +360,16 @@ class _Cleaner:
             for code, field, path in self.locations:
                 level = field.spec.get("admin_level")
                 if code not in found:
-                    self.add(path, f"{show(field, code)} is not a known location code.")
+                    self.add(
+                        path,
+                        _("%(value)s is not a known location code.") % {"value": show(field, code)},
+                    )
                 elif level is not None and found[code] > level:
-                    self.add(path, f"must be a location of admin level {level} or above.")
+                    self.add(
+                        path,
+                        _("must be a location of admin level %(level)s or above.")
+                        % {"level": level},
+                    )
         if self.agencies:
             known = set(
                 Agency.objects.filter(unique_id__in={a for a, _, _ in self.agencies}).values_list(
@@ -328,13 +378,21 @@ class _Cleaner:
             )
             for agency, field, path in self.agencies:
                 if agency not in known:
-                    self.add(path, f"{show(field, agency)} is not a known agency.")
+                    self.add(
+                        path, _("%(value)s is not a known agency.") % {"value": show(field, agency)}
+                    )
         if self.users:
             names = {u for u, _, _ in self.users}
             known = set(User.objects.filter(username__in=names).values_list("username", flat=True))
             for username, field, path in self.users:
                 if username not in known:
-                    self.add(path, f"{show(field, username)} is not a known user.")
+                    self.add(
+                        path, _("%(value)s is not a known user.") % {"value": show(field, username)}
+                    )
+
+
+def not_one_option(value: Any) -> str:
+    return _("must be one option id, not %(type)s.") % {"type": type(value).__name__}
 
 
 def find_nul_characters(value: Any, path: str) -> Iterator[str]:
@@ -440,13 +498,13 @@ def clean_changes(
     named by `required_sections` (those the caller's form showed, even if left empty).
     """
     if not isinstance(changes, dict):
-        raise RecordInvalid([FieldProblem("$", "must be an object of field values.")])
+        raise RecordInvalid([FieldProblem("$", _("must be an object of field values."))])
     nul_paths = list(find_nul_characters(changes, ""))
     if nul_paths:
         # PostgreSQL cannot store U+0000 in text or JSONB; no real value contains it.
         raise RecordInvalid(
             [
-                FieldProblem(path or "$", "contains a NUL character (U+0000); remove it.")
+                FieldProblem(path or "$", _("contains a NUL character (U+0000); remove it."))
                 for path in nul_paths
             ]
         )
@@ -458,7 +516,7 @@ def clean_changes(
     merged = {**current, **cleaned}
     for name, value in cleaned.items():
         if not is_empty(value) and not field_shown(form, form.fields[name], merged):
-            cleaner.add(name, "is hidden by its condition (skip logic) and takes no value.")
+            cleaner.add(name, _("is hidden by its condition (skip logic) and takes no value."))
 
     # Required fields are checked per section, as a form is completed: in the sections the
     # values touch, plus those the caller's form showed. Sections filled in later (assessment,
@@ -471,7 +529,7 @@ def clean_changes(
         for field in section.fields:
             missing = field.spec.get("required") and is_empty(merged.get(field.name))
             if missing and condition_holds(field.spec.get("visible_if"), merged):
-                cleaner.add(field.name, "is required.")
+                cleaner.add(field.name, _("is required."))
 
     if cleaner.problems:
         raise RecordInvalid(cleaner.problems)
