@@ -1,6 +1,6 @@
 """Shared pieces of the backup tests: age keys, scratch databases, a seeded site.
 
-Backups run pg_dump and pg_restore for real against the test server; restores go into
+Backups run pg_dump and pg_restore for real against the test server. Restores go into
 databases that the tests create and drop, named per worker and process.
 """
 

@@ -166,7 +166,7 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("kind", sorted(DAMAGE))
-def test_damage_is_found_by_verify_and_refused_by_restore(
+def test_damage_found_and_refused(
     kind: str, seeded: list[str], keys: Keys, scratch_databases: ScratchDatabases, tmp_path: Path
 ) -> None:
     damage, reason = DAMAGE[kind]
@@ -184,7 +184,7 @@ def test_damage_is_found_by_verify_and_refused_by_restore(
     assert not pgtools.database_exists(pgtools.site_server(), target)
 
 
-def test_wrong_key_is_found_by_verify_and_refused_by_restore(
+def test_wrong_key_found_and_refused(
     seeded: list[str], keys: Keys, scratch_databases: ScratchDatabases, tmp_path: Path
 ) -> None:
     manifest = backup_of(keys)
@@ -249,7 +249,7 @@ def test_restore_refuses_a_backup_from_a_newer_tutela(
         )
 
 
-def test_restore_migrates_a_backup_of_an_older_schema_forward(
+def test_restore_migrates_older_backup(
     transactional_db: None,
     keys: Keys,
     scratch_databases: ScratchDatabases,
@@ -323,7 +323,7 @@ def test_sigkill_during_backup_leaves_nothing_complete(
     assert [backup.id for backup in list_backups(root)] == [manifest["id"]]
 
 
-def test_sigkill_during_restore_marks_the_target_and_the_next_restore_starts_clean(
+def test_restore_sigkill_marks_target_incomplete(
     seeded: list[str], keys: Keys, scratch_databases: ScratchDatabases, tmp_path: Path
 ) -> None:
     manifest = backup_of(keys)

@@ -14,7 +14,7 @@ from tutela.ops.backup import Encryption, create_backup
 pytestmark = pytest.mark.usefixtures("ops_settings")
 
 
-def test_drill_restores_serves_signs_in_opens_a_case_and_reports(
+def test_drill_end_to_end_writes_report(
     transactional_db: None,
     sample_config: None,
     caseworker: Any,

@@ -55,7 +55,7 @@ def two_backups(
     return [first, create_backup(Encryption([keys.public]))]
 
 
-def test_push_to_a_mounted_path_links_unchanged_files_and_resumes(
+def test_push_mounted_path_links_and_resumes(
     two_backups: list[dict[str, Any]], tmp_path: Path, settings: Any
 ) -> None:
     offsite = tmp_path / "offsite"
@@ -97,7 +97,7 @@ def test_push_with_rsync_to_a_local_path(
     assert push_backups(backups_dir(settings), f"rsync:{offsite}").backups == 2
 
 
-def test_rsync_over_ssh_sends_manifests_last_in_batch_mode(tmp_path: Path) -> None:
+def test_rsync_command_sends_manifests_last(tmp_path: Path) -> None:
     from tutela.ops.manifest import BackupFolder
 
     backups = [BackupFolder("20261201T020000Z", tmp_path / "20261201T020000Z", {})]
@@ -124,7 +124,7 @@ def fake_backup(root: Path, at: dt.datetime, verified: bool = False) -> str:
     return backup_id
 
 
-def test_prune_keeps_daily_weekly_monthly_and_the_newest_verified(tmp_path: Path) -> None:
+def test_prune_keeps_generations_and_verified(tmp_path: Path) -> None:
     root = tmp_path / "backups"
     start = dt.datetime(2026, 1, 1, 2, 30, tzinfo=dt.UTC)
     ids = [fake_backup(root, start + dt.timedelta(days=n), verified=n == 3) for n in range(120)]
@@ -184,7 +184,7 @@ def heartbeat_server() -> Iterator[str]:
     server.server_close()
 
 
-def test_heartbeat_is_called_after_a_backup_and_its_token_never_logged(
+def test_heartbeat_called_token_not_logged(
     transactional_db: None,
     sample_config: None,
     keys: Keys,
@@ -235,9 +235,7 @@ def smtp_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     controller.stop()
 
 
-def test_a_failed_backup_sends_an_email_over_starttls(
-    smtp_server: tuple[int, Inbox], settings: Any
-) -> None:
+def test_backup_failure_emails_over_starttls(smtp_server: tuple[int, Inbox], settings: Any) -> None:
     port, inbox = smtp_server
     settings.MAILERS = {
         "default": {

@@ -1,6 +1,6 @@
 """After a backup: call the heartbeat address on success, send an email on failure.
 
-The heartbeat address holds a token, so it comes only from the secrets and is never logged.
+The heartbeat address contains a token, so it comes only from the secrets and is never logged.
 Failure messages name the step and the reason, never a child's data or a credential.
 """
 
@@ -18,7 +18,7 @@ HEARTBEAT_TIMEOUT_SECONDS = 10
 
 
 def send_heartbeat(summary: str) -> bool:
-    """Tell the dead man's switch that a backup succeeded; return whether it answered 2xx."""
+    """Tell the dead man's switch that a backup succeeded; return whether it responded with 2xx."""
     url = settings.TUTELA_BACKUP_HEARTBEAT_URL
     if not url:
         return False
@@ -32,10 +32,10 @@ def send_heartbeat(summary: str) -> bool:
         with urllib.request.urlopen(request, timeout=HEARTBEAT_TIMEOUT_SECONDS) as response:  # noqa: S310
             ok: bool = 200 <= response.status < 300
             if not ok:
-                logger.warning("The backup heartbeat answered HTTP %d", response.status)
+                logger.warning("The backup heartbeat responded with HTTP %d", response.status)
             return ok
     except urllib.error.HTTPError as e:
-        logger.warning("The backup heartbeat answered HTTP %d", e.code)
+        logger.warning("The backup heartbeat responded with HTTP %d", e.code)
     except (urllib.error.URLError, OSError) as e:
         logger.warning("The backup heartbeat could not be sent: %s", type(e).__name__)
     return False

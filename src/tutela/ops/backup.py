@@ -75,7 +75,7 @@ def state_dir(root: Path) -> Path:
 
 
 class Progress:
-    """What a backup reports while it runs; the command shows it as a progress bar."""
+    """Progress events of a running backup; the command shows them as a progress bar."""
 
     def documents_found(self, count: int, total_bytes: int) -> None:
         pass
@@ -232,7 +232,7 @@ def start_dump(
         preexec_fn=end_with_parent,
     )
     assert dump.stdout is not None  # noqa: S101
-    dump.stdout.close()  # the writer holds the pipe now; pg_dump sees EPIPE if it dies
+    dump.stdout.close()  # The writer owns the pipe now, so pg_dump sees EPIPE if the writer dies.
     return DatabaseDump(dump, writer, path, stderr_dump, stderr_writer)
 
 
@@ -249,7 +249,7 @@ class DocumentCopy:
 
 
 def load_state(root: Path, encryption: Encryption) -> tuple[Path | None, dict[str, list[Any]]]:
-    """The previous backup's folder and documents, when its recipients are the same."""
+    """Return the previous backup's folder and documents, when its recipients are the same."""
     try:
         state = json.loads((state_dir(root) / STATE_FILE).read_bytes())
     except (OSError, ValueError):

@@ -22,7 +22,7 @@ Identity = Any  # pyrage.x25519.Identity | pyrage.ssh.Identity
 
 
 class KeyProblem(Exception):
-    """A recipient or identity that cannot be used; the message never holds key material."""
+    """A recipient or identity that cannot be used; the message never contains key material."""
 
 
 class WrongIdentity(Exception):
@@ -56,7 +56,7 @@ def read_recipients_file(path: Path) -> list[str]:
         raise KeyProblem(f"Cannot read the recipients file {path}: {e.strerror}.") from None
     keys = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     if not keys:
-        raise KeyProblem(f"The recipients file {path} holds no public key.")
+        raise KeyProblem(f"The recipients file {path} contains no public key.")
     return keys
 
 
@@ -81,7 +81,7 @@ def load_identities(path: Path) -> list[Identity]:
             except pyrage.IdentityError:
                 raise KeyProblem(f"A key in the identity file {path} is malformed.") from None
     if not identities:
-        raise KeyProblem(f"The identity file {path} holds no age secret key.")
+        raise KeyProblem(f"The identity file {path} contains no age secret key.")
     return identities
 
 

@@ -4,12 +4,12 @@ A backup lists the documents after the database snapshot is taken. Documents are
 the store before the database row that refers to them commits, and never changed in place,
 so every document the dumped database refers to is in the listing.
 
-TODO: S3 and Azure (django-storages). A `ObjectDocumentStore` needs: list objects with their
-size and ETag (boto3 list_objects_v2, azure list_blobs) as `modified`, so that the backup
-re-reads only objects whose ETag changed since the previous backup; `open_document` as a
-streaming download; `write_document` as an upload; and the restore marker as an object.
-Nothing else in the backup changes: the index already keys documents by name, size and
-`modified`. Until then `site_document_store` refuses other storages with a clear message.
+TODO: S3 and Azure (django-storages). An `ObjectDocumentStore` lists objects with their size
+and ETag (boto3 list_objects_v2, azure list_blobs) as `modified`. Then a backup re-reads only
+the objects whose ETag changed since the previous backup. `open_document` is a streaming
+download, `write_document` an upload, and the restore marker an object. Nothing else in the
+backup changes, because the index already keys documents by name, size and `modified`. Until
+then `site_document_store` rejects other storages with a message naming the storage.
 """
 
 import json
@@ -129,7 +129,7 @@ class LocalDocumentStore:
 
 
 def site_document_store() -> DocumentStore:
-    """The store of Django's default storage; only local disk for now (see the TODO above)."""
+    """Return the store of Django's default storage; only local disk for now (see the TODO)."""
     storage = storages["default"]
     if isinstance(storage, FileSystemStorage):
         return LocalDocumentStore(Path(storage.location))

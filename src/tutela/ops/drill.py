@@ -4,7 +4,7 @@ Steps:
 1. restore the backup into a scratch database on the site's PostgreSQL server and a scratch
    document folder (the restore checks hashes, counts and the audit chain against the manifest);
 2. start a scratch web server on its own port on 127.0.0.1, with the scratch database;
-3. smoke checks: /health answers 200; a temporary staff user signs in; a case page opens;
+3. smoke checks: /health responds with 200; a temporary staff user signs in; a case page opens;
 4. the recovery time runs from the start of step 1 to the end of step 3; the data age is the
    time from the backup's snapshot to the end of step 3 (the work a real disaster would lose);
 5. stop the server, drop the scratch database and folder, and write the report (Markdown and
@@ -97,7 +97,7 @@ def start_server(port: int, database_url: str, media: Path) -> subprocess.Popen[
             "DATABASE_URL": database_url,
             "DJANGO_SETTINGS_MODULE": "tutela.settings",
             "TUTELA_MEDIA_ROOT": str(media),
-            # The scratch site answers plain HTTP on 127.0.0.1 only.
+            # The scratch site serves plain HTTP on 127.0.0.1 only.
             "TUTELA_SECURE_COOKIES": "false",
             "TUTELA_ALLOWED_HOSTS": "127.0.0.1",
             "TUTELA_DEBUG": "false",
@@ -166,7 +166,7 @@ def wait_for_health(base: str, server: subprocess.Popen[bytes]) -> str:
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.3)
-    raise DrillFailed(f"/health did not answer 200 within {SERVER_READY_SECONDS} s ({last})")
+    raise DrillFailed(f"/health did not respond with 200 within {SERVER_READY_SECONDS} s ({last})")
 
 
 def sign_in(browser: Browser, username: str, password: str) -> str:
@@ -185,7 +185,7 @@ def sign_in(browser: Browser, username: str, password: str) -> str:
 
 def open_case(browser: Browser, case_id: str | None, short_id: str | None) -> str:
     if case_id is None:
-        raise DrillFailed("the restored site holds no case to open")
+        raise DrillFailed("the restored site contains no case to open")
     code, _, page = browser.get(f"/cases/{case_id}/")
     if code != 200 or (short_id or "") not in page:
         raise DrillFailed(f"the case page did not open (HTTP {code})")
@@ -319,7 +319,7 @@ def write_report(report: DrillReport) -> Path:
 
 
 def drill_history(limit: int = 10) -> list[dict[str, Any]]:
-    """The newest drill reports, newest first."""
+    """Return the newest drill reports, newest first."""
     reports = []
     for path in sorted(history_dir().glob("drill-*.json"), reverse=True)[:limit]:
         try:

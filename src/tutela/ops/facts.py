@@ -1,4 +1,4 @@
-"""What a backup records about the database, read the same way at backup and after restore."""
+"""Facts a backup records about the database, read the same way at backup and after restore."""
 
 from typing import Any
 

@@ -137,7 +137,7 @@ class HashingWriter:
 
 
 def flush_to_disk(folder: Path) -> None:
-    """Flush the file system that holds `folder` (syncfs), or every file system."""
+    """Flush the file system that contains `folder` (syncfs), or every file system."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         if sys.platform == "linux" and ctypes.CDLL("libc.so.6", use_errno=True).syncfs(fd) == 0:

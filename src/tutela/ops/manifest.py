@@ -129,7 +129,7 @@ def backup_folder(root: Path, backup_id: str) -> BackupFolder:
 
 
 def list_backups(root: Path) -> list[BackupFolder]:
-    """Every backup folder under `root`, oldest first, complete or not."""
+    """Return every backup folder under `root`, oldest first, complete or not."""
     if not root.is_dir():
         return []
     ids = sorted(child.name for child in root.iterdir() if ID_PATTERN.match(child.name))

@@ -72,7 +72,7 @@ class Server:
         return env
 
     def url(self, database: str) -> str:
-        """A postgresql:// address for a child process's DATABASE_URL (never logged)."""
+        """Return a postgresql:// address for a child process's DATABASE_URL (never logged)."""
         credentials = quote(self.user, safe="")
         if self.password:
             credentials += ":" + quote(self.password, safe="")

@@ -1,4 +1,4 @@
-"""`tutela dr plan`: the site's disaster recovery plan, filled in from what Tutela knows.
+"""`tutela dr plan`: the site's disaster recovery plan, filled in from Tutela's own records.
 
 What only people know (names, telephone numbers, where the private keys are kept) comes from
 a small TOML contacts file; whatever it leaves out stays as a visible blank to fill in.

@@ -25,7 +25,7 @@ class PrunePlan:
 
 
 def newest_per(backups: list[BackupFolder], key: str, count: int) -> list[BackupFolder]:
-    """The newest backup of each of the last `count` periods (day, week, month) with one."""
+    """Return the newest backup of each of the last `count` periods (day, week, month)."""
     chosen: dict[str, BackupFolder] = {}
     for backup in sorted(backups, key=lambda b: b.created_at, reverse=True):
         at = backup.created_at

@@ -51,7 +51,7 @@ class PushResult:
 
 
 def describe_target(target: str) -> str:
-    """The target without any credential that an address might carry."""
+    """Return the target without any credential that an address might carry."""
     return re.sub(r"//[^/@]*@", "//", target)
 
 

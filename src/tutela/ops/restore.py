@@ -99,7 +99,7 @@ def check_compatible(manifest: dict[str, Any]) -> None:
 
 
 def checked_manifest(backup: BackupFolder) -> dict[str, Any]:
-    """The manifest of a backup whose files all match it; refuse otherwise."""
+    """Return the manifest of a backup whose files all match it; raise RestoreRefused otherwise."""
     if backup.manifest is None:
         raise RestoreRefused(f"Backup {backup.id} cannot be used: {backup.problem}.")
     problems = check_files(backup.path, backup.manifest)
@@ -270,7 +270,9 @@ def prepare_target(target: Target, force: bool, note: dict[str, str]) -> bool:
                 "into an empty one, or give --force to replace its content."
             )
     if interrupted:
-        logger.warning("The target holds an interrupted restore; starting it again clean")
+        logger.warning(
+            "The target contains an interrupted restore; starting again from an empty target"
+        )
 
     # The marks go first, so that a restore killed at any later point is recognisable.
     target.documents.mark_incomplete(note)
@@ -358,7 +360,7 @@ def verify_backup(backup_id: str, identity: Path | None) -> VerifyResult:
         if identity is None:
             return VerifyResult(backup.id, True, [], False, time.monotonic() - started)
         index = read_index(backup, manifest, identity)
-        test_restore(backup, manifest, index, identity)
+        trial_restore(backup, manifest, index, identity)
     except (RestoreRefused, RestoreFailed, TargetStepFailed, crypto.KeyProblem) as e:
         return VerifyResult(backup.id, False, [str(e)], identity is not None, 0.0)
 
@@ -369,7 +371,7 @@ def verify_backup(backup_id: str, identity: Path | None) -> VerifyResult:
     return VerifyResult(backup.id, True, [], True, seconds)
 
 
-def test_restore(
+def trial_restore(
     backup: BackupFolder, manifest: dict[str, Any], index: list[dict[str, Any]], identity: Path
 ) -> None:
     identities = crypto.load_identities(identity)

@@ -1,8 +1,7 @@
 """`tutela backup install-schedule`: systemd units and a cron line, written to a folder.
 
-They go to the folder the operator names; copying them into /etc/systemd/system (or
-/etc/cron.d) and enabling the timer is a separate, deliberate step described in
-docs/backups.md.
+They go to the folder the operator names. Copying them into /etc/systemd/system (or
+/etc/cron.d) and enabling the timer is a separate step, described in docs/backups.md.
 """
 
 import re

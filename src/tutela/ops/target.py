@@ -2,7 +2,7 @@
 
 The audit log and the migrations work on Django's default database, so a restore into another
 database runs them here: `python -m tutela.ops.target` reads one JSON request on standard input
-and writes one JSON answer on standard output.
+and writes one JSON response on standard output.
 
 Actions:
 - `check-chain`: recompute the audit chain; answer its length and first break;
@@ -28,7 +28,7 @@ class TargetStepFailed(Exception):
 
 
 def run_step(database_url: str, request: dict[str, Any], media_root: Path | None = None) -> Any:
-    """Run one action in a child process against `database_url`; return its answer."""
+    """Run one action in a child process against `database_url`; return its response."""
     env = dict(os.environ)
     env.pop("DATABASE_URL_FILE", None)
     env["DATABASE_URL"] = database_url
@@ -105,7 +105,7 @@ def audit_restore(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def drill_user() -> dict[str, Any]:
-    """A staff user with a random name and password, for one drill; and one case's id."""
+    """Create a staff user with a random name and password for one drill; name one case."""
     from tutela.access.models import User
     from tutela.records.models import Record
 

@@ -143,7 +143,7 @@ class Command(BaseCommand):
         schedule.add_argument(
             "--into-etc",
             action="store_true",
-            help="Allow --output under /etc (otherwise refused, so that nothing lands there "
+            help="Allow --output under /etc (otherwise rejected, so that nothing lands there "
             "by accident)",
         )
 

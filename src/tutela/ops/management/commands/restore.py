@@ -43,7 +43,7 @@ class Command(BaseCommand):
             help="Restore the documents into this folder (default: MEDIA_ROOT)",
         )
         parser.add_argument(
-            "--force", action="store_true", help="Replace whatever the target holds"
+            "--force", action="store_true", help="Replace whatever the target contains"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -54,7 +54,7 @@ class Command(BaseCommand):
                 options["id"], options["identity"], target, force=options["force"]
             )
         except (RestoreRefused, UnknownBackup, KeyProblem, UnsupportedStore) as e:
-            raise CommandError(f"Restore refused: {e}", returncode=1) from None
+            raise CommandError(f"Restore rejected: {e}", returncode=1) from None
         except (RestoreFailed, TargetStepFailed, ToolsMissing, BadDocumentName, OSError) as e:
             raise CommandError(
                 f"Restore failed: {e} The target is marked incomplete; the next restore "
