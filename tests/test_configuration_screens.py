@@ -452,6 +452,20 @@ def test_duplicate_option_id_rejected(admin_client: Client) -> None:
     assert len(Lookup.objects.get(unique_id="lookup-risk").options) == 2
 
 
+def test_option_id_with_a_slash_is_editable(admin_client: Client) -> None:
+    admin_client.post(
+        "/configuration/lookups/lookup-risk/options/new",
+        {"unique_id": "n/a", "label__en": "Not known"},
+    )
+    lookup_page = text_of(admin_client.get("/configuration/lookups/lookup-risk/"))
+    assert 'href="/configuration/lookups/lookup-risk/options/n/a/"' in lookup_page
+    response = admin_client.post(
+        "/configuration/lookups/lookup-risk/options/n/a/", {"label__en": "Unknown"}
+    )
+    assert response.status_code == 302
+    assert Lookup.objects.get(unique_id="lookup-risk").options[2]["label"] == {"en": "Unknown"}
+
+
 def test_staff_edits_and_disables_an_option(admin_client: Client) -> None:
     admin_client.post(
         "/configuration/lookups/lookup-risk/options/low/",

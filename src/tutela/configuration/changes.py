@@ -70,6 +70,9 @@ def change_configuration(user: Any, edit: Edit) -> ChangeResult:
     3. Load the whole document; `ChangeInvalid` lists every problem with its path, and the
        transaction rolls back.
     4. Write the audit entry.
+
+    NOTE: an edit sets only the keys it changes, on the configuration as it is when posted.
+    There is no version check, so of two administrators editing the same key, the later wins.
     """
     if configuration_locked():
         raise ConfigurationLocked

@@ -370,6 +370,8 @@ def add_type_properties(
                 "or options listed here."
             ),
         )
+        # NOTE: inline options and their translations are typed as JSON; per-locale inputs,
+        # as lookup options have, would be easier for administrators.
         fields["inline_options"] = JsonText(
             label=gettext_lazy("Inline options"),
             help_text=gettext_lazy(

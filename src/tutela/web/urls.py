@@ -26,12 +26,12 @@ urlpatterns = [
         name="config_option_new",
     ),
     path(
-        "configuration/lookups/<slug:lookup>/options/<str:option>/",
+        "configuration/lookups/<slug:lookup>/options/<path:option>/",
         config.option_edit,
         name="config_option",
     ),
     path(
-        "configuration/lookups/<slug:lookup>/options/<str:option>/move",
+        "configuration/lookups/<slug:lookup>/options/<path:option>/move",
         config.option_move,
         name="config_option_move",
     ),

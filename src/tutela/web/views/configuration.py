@@ -91,7 +91,10 @@ def apply_change(
 
 
 def place_problems(form: cf.ConfigurationForm, problems: list[Problem], path: str) -> None:
-    """Show each problem about the edited item at the input it concerns, where there is one."""
+    """Show each problem about the edited item at the input it concerns, where there is one.
+
+    NOTE: problem messages come from `schema.check_document` in English only.
+    """
     if not path:
         return
     for problem in problems:
