@@ -8,7 +8,7 @@ Restore steps:
 3. mark the target incomplete (a schema in the database, a file in the document folder) and
    empty it;
 4. decrypt the documents into the folder, checking each one's SHA-256;
-5. decrypt the dump into pg_restore, in one transaction;
+5. decrypt the dump into pg_restore, in one transaction, while step 4 runs;
 6. compare the record counts and the audit chain head with the manifest, recompute the chain,
    migrate forward, and append the audit entry that records the restore;
 7. remove the marks: only now is the target a complete restore.
@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -177,8 +178,13 @@ def restore_database(
     identity: Path | None,
     server: pgtools.Server,
     database: str,
+    meanwhile: Callable[[], None] = lambda: None,
 ) -> None:
-    """Pipe the decrypted dump into pg_restore, all in one transaction."""
+    """Pipe the decrypted dump into pg_restore, all in one transaction.
+
+    `meanwhile` runs while the two processes work (the documents, on the other core). If it
+    raises, both processes are killed and pg_restore's transaction is rolled back.
+    """
     tools = pgtools.find_tools(
         max(pgtools.server_major(server, database), manifest["postgresql"]["pg_dump_major"])
     )
@@ -213,6 +219,13 @@ def restore_database(
         )
         assert decrypt.stdout is not None  # noqa: S101
         decrypt.stdout.close()
+        try:
+            meanwhile()
+        except BaseException:
+            for process in (restore, decrypt):
+                process.kill()
+                process.wait()
+            raise
         restore_code = restore.wait()
         decrypt_code = decrypt.wait()
         decrypt_err.seek(0)
@@ -308,15 +321,17 @@ def restore_backup(
     interrupted = prepare_target(target, force, note)
     logger.info("Restoring backup %s into database %s", backup.id, target.database)
 
-    progress.documents_found(len(index), sum(entry["size"] for entry in index))
-    for entry in index:
+    def restore_documents() -> None:
+        progress.documents_found(len(index), sum(entry["size"] for entry in index))
+        for entry in index:
 
-        def produce(out: BinaryIO, entry: dict[str, Any] = entry) -> None:
-            decrypt_document(backup, manifest, entry, identities, out)
+            def produce(out: BinaryIO, entry: dict[str, Any] = entry) -> None:
+                decrypt_document(backup, manifest, entry, identities, out)
 
-        target.documents.write_document(entry["name"], produce)
-        progress.document_done(entry["size"])
-    restore_database(backup, manifest, identity, target.server, target.database)
+            target.documents.write_document(entry["name"], produce)
+            progress.document_done(entry["size"])
+
+    restore_database(backup, manifest, identity, target.server, target.database, restore_documents)
     progress.database_done()
 
     compare_with_manifest(target.server, target.database, manifest)
@@ -375,14 +390,16 @@ def trial_restore(
     backup: BackupFolder, manifest: dict[str, Any], index: list[dict[str, Any]], identity: Path
 ) -> None:
     identities = crypto.load_identities(identity)
-    for entry in index:
-        decrypt_document(backup, manifest, entry, identities, NullSink())  # type: ignore[arg-type]
+
+    def check_documents() -> None:
+        for entry in index:
+            decrypt_document(backup, manifest, entry, identities, NullSink())  # type: ignore[arg-type]
 
     server = pgtools.site_server()
     scratch = f"tutela_verify_{os.getpid()}_{secrets.token_hex(3)}"
     pgtools.create_database(server, scratch)
     try:
-        restore_database(backup, manifest, identity, server, scratch)
+        restore_database(backup, manifest, identity, server, scratch, check_documents)
         compare_with_manifest(server, scratch, manifest)
         require_whole_chain(run_step(server.url(scratch), {"action": "check-chain"}))
     finally:
