@@ -119,11 +119,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, which serves static files itself (compressed by collectstatic).
+    "tutela.web.middleware.CompressPagesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tutela.web.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tutela.web.middleware.UserTimezoneMiddleware",
@@ -205,8 +208,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-# Whitenoise serves from the finders too, so `collectstatic` is optional; it still expects the
-# folder to exist.
+# Whitenoise serves the source files from the finders unless TUTELA_STATIC_FROM_SOURCE is
+# false, so `collectstatic` is optional. The folder must exist all the same.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -215,7 +218,10 @@ STORAGES = {
 # Uploaded documents. Never served at a public address: views hand them out after a permission
 # check. Backups copy this folder (see docs/backups.md).
 MEDIA_ROOT = Path(os.environ.get("TUTELA_MEDIA_ROOT", VAR_DIR / "media")).resolve()
-WHITENOISE_USE_FINDERS = True
+# Source files are served uncompressed, and shadow the collected copies. A site that runs
+# `tutela collectstatic` at each upgrade (the quick start does at each start) sets this to
+# false: Whitenoise then serves the gzip copies that collectstatic writes.
+WHITENOISE_USE_FINDERS = env_bool("TUTELA_STATIC_FROM_SOURCE", True)
 WHITENOISE_AUTOREFRESH = DEBUG
 
 REST_FRAMEWORK = {

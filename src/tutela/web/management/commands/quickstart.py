@@ -1,7 +1,8 @@
 """`tutela quickstart`: a complete local Tutela in one command, for trying it out.
 
 1. Apply the database migrations (to the embedded PostgreSQL under var/ when DATABASE_URL is
-   unset: `tutela` starts it before this command runs, and stops it when this command ends).
+   unset: `tutela` starts it before this command runs, and stops it when this command ends),
+   and collect the static files under var/static, compressed.
 2. Load the default configuration, unless a configuration is loaded.
 3. Write synthetic cases, unless records exist.
 4. Create the administrator `admin` with a one-time password, printed once, unless it exists.
@@ -55,6 +56,9 @@ class Command(BaseCommand):
 
         self.say("Applying database migrations...")
         call_command("migrate", interactive=False, verbosity=0)
+        # At every start, so that the compressed copies served never lag behind the code.
+        self.say("Collecting static files...")
+        call_command("collectstatic", interactive=False, verbosity=0)
         self.load_configuration()
         self.write_cases(options["cases"])
         self.create_administrator()
@@ -112,7 +116,8 @@ class Command(BaseCommand):
         # then stops gunicorn gracefully (SIGTERM) instead of gunicorn's quick shutdown.
         server = subprocess.Popen(  # noqa: S603
             gunicorn_command(port),
-            env=dict(os.environ),
+            # Serve the collected, compressed static files (see handle).
+            env={**os.environ, "TUTELA_STATIC_FROM_SOURCE": "false"},
             process_group=0,
             preexec_fn=end_with_parent,
         )

@@ -64,3 +64,25 @@
     });
   });
 })();
+
+// The installable web app: register the service worker (served by tutela.web.pwa), and tell it
+// the page's language so that its offline page is in the same language.
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="tutela-service-worker"]');
+  if (!meta || !("serviceWorker" in navigator)) return;
+
+  window.addEventListener("load", function () {
+    navigator.serviceWorker.register(meta.content, { scope: "/" }).catch(function (error) {
+      console.warn("Tutela: the service worker did not register:", error);
+    });
+    navigator.serviceWorker.ready.then(function (registration) {
+      if (registration.active) {
+        registration.active.postMessage({
+          type: "page-language",
+          language: document.documentElement.lang,
+        });
+      }
+    });
+  });
+})();
