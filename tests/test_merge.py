@@ -17,17 +17,17 @@ def form() -> FormDefinition:
     return get_form("case")
 
 
-def test_merge_keeps_my_change_to_a_field_nobody_else_changed(form: FormDefinition) -> None:
+def test_merge_applies_a_change_only_i_made(form: FormDefinition) -> None:
     outcome = merge(form, {"phone": "1"}, {"phone": "2"}, {"phone": "1"})
     assert outcome.changes == {"phone": "2"}
 
 
-def test_merge_keeps_their_change_to_a_field_i_left_alone(form: FormDefinition) -> None:
+def test_merge_keeps_a_change_only_they_made(form: FormDefinition) -> None:
     outcome = merge(form, {"phone": "1"}, {"phone": "1"}, {"phone": "3"})
     assert outcome.kept_theirs == ["phone"]
 
 
-def test_merge_sends_nothing_for_a_field_i_left_alone(form: FormDefinition) -> None:
+def test_merge_sends_nothing_for_their_change(form: FormDefinition) -> None:
     outcome = merge(form, {"phone": "1"}, {"phone": "1"}, {"phone": "3"})
     assert outcome.changes == {}
 
@@ -44,7 +44,7 @@ def test_merge_agrees_when_both_made_the_same_change(form: FormDefinition) -> No
     assert (outcome.agreed, outcome.conflicts) == (["phone"], [])
 
 
-def test_merge_treats_a_field_set_from_nothing_by_both_as_a_conflict(
+def test_merge_conflicts_when_both_fill_a_field(
     form: FormDefinition,
 ) -> None:
     outcome = merge(form, {}, {"age": 9}, {"age": 10})
@@ -93,7 +93,7 @@ def test_merge_ignores_calculated_values_in_subform_rows(form: FormDefinition) -
     assert outcome.changes == {}
 
 
-def test_merge_keeps_my_subform_rows_when_only_i_changed_them(form: FormDefinition) -> None:
+def test_merge_applies_rows_only_i_changed(form: FormDefinition) -> None:
     base = rows({"service_type": "health"})
     mine = rows({"service_type": "health"}, {"service_type": "education"})
     outcome = merge(form, {"services": base}, {"services": mine}, {"services": base})

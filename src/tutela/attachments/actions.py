@@ -33,7 +33,7 @@ ACCEPTED_KINDS = {
 
 
 class AttachmentRejected(Exception):
-    """An upload is refused; the message, in the user's language, says why and what to do."""
+    """An upload was rejected. The message, in the user's language, gives the reason and the fix."""
 
 
 def max_upload_bytes() -> int:

@@ -1,9 +1,10 @@
-"""What an uploaded file really is, told from its bytes, and images stripped of their metadata.
+"""The type of an uploaded file, found from its bytes, and images stripped of their metadata.
 
-The content type a browser sends, and the file name's extension, are chosen by the sender; the
-type stored and served is the one found here. Images are decoded and encoded again with Pillow,
-which keeps the pixels and drops EXIF (camera, time, GPS position), XMP and comments: a child's
-photo must not tell where it was taken.
+The sender chooses the content type a browser sends and the file name's extension, so neither
+is trusted: the type stored and served is the one found here.
+
+Images are decoded and encoded again with Pillow, which keeps the pixels and drops EXIF (camera,
+time, GPS position), XMP and comments: a child's photo must not reveal where it was taken.
 
 NOTE: audio tags (ID3) and document metadata (PDF author, Office properties) are kept as sent;
 stripping them needs a parser per format.

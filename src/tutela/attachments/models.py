@@ -1,8 +1,8 @@
 """Photos, audio, signatures and documents attached to a record's fields.
 
-A record's attachment field holds a list of attachment ids; each id is a row here, which says
-where the file is stored and what it is. The stored name is random, never derived from the file
-name the user gave, which may hold a child's name.
+A record's attachment field contains a list of attachment ids. Each id is a row here, which
+names where the file is stored and what it is. The stored name is random, never derived from
+the file name the user gave, which may contain a child's name.
 """
 
 import uuid

@@ -99,7 +99,7 @@ class FieldConflict:
 
 @dataclass
 class Merge:
-    # The user's changes that nobody else made: to apply on top of the newer version.
+    # The user's changes that no other save made, to apply on top of the newer version.
     changes: dict[str, Any] = field(default_factory=dict)
     conflicts: list[FieldConflict] = field(default_factory=list)
     # Fields only the others changed: their values stay.
@@ -117,8 +117,8 @@ def merge(
 ) -> Merge:
     """Merge the user's values `mine` (read at `base`) with the current values `theirs`.
 
-    `names` are the fields the user's form held (default: the keys of `mine`); a field the
-    form did not hold is not the user's to change.
+    `names` are the fields of the user's form, by default the keys of `mine`. A field outside
+    the form is not the user's to change, so it is left out.
     """
     result = Merge()
     for name in names if names is not None else mine:
@@ -139,7 +139,7 @@ def merge(
 
 @dataclass
 class OtherSave:
-    """Who saved the record after the user read it, and when."""
+    """A save made after the user read the record: its author, time and changed fields."""
 
     username: str
     at: dt.datetime

@@ -116,5 +116,5 @@ def form_of(record_type: str) -> FormDefinition:
 
 
 def kinds() -> list[Kind]:
-    """Every configured record type, in the configuration's order (one query)."""
+    """Return every configured record type, in the configuration's order (one query)."""
     return [Kind(record_type) for record_type in RecordType.objects.all()]

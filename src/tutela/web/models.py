@@ -1,4 +1,4 @@
-"""What the pages remember for each user: records recently viewed and saved searches."""
+"""Per-user data of the pages: the records viewed lately and the saved searches."""
 
 from django.conf import settings
 from django.db import models

@@ -1,10 +1,10 @@
 """Editing one section of a record, with its uploads and edit conflicts; registering a record.
 
 A save names the version the form was read at. When the record has moved on since, the
-user's changes are merged with the other saves (tutela.records.merge): fields only the user
-changed are saved on top of the newer version; when both changed a field, the page shows the
-original, the other person's value and the user's, and the user chooses per field. What the
-user typed is carried in the form through every round, so nothing is lost.
+user's changes are merged with the other saves (tutela.records.merge). Fields only the user
+changed are saved on top of the newer version. For a field both changed, the page shows the
+original, the other person's value and the user's, and the user chooses. What the user typed
+stays in the form through every round, so nothing is lost.
 """
 
 import uuid
@@ -301,14 +301,16 @@ def conflict_views(
     display.prefetch((f, value) for f, c in fields for value in (c.base, c.mine, c.theirs))
     views = []
     for f, conflict in fields:
-        who = sorted({save.username for save in others if f.name in save.fields and save.username})
+        editors = sorted(
+            {save.username for save in others if f.name in save.fields and save.username}
+        )
         view = ConflictView(
             name=f.name,
             label=f.display_label,
             original=relabel(shown_value(display, f, conflict.base), _("When you opened the form")),
             mine=relabel(shown_value(display, f, conflict.mine), _("Yours")),
             theirs=relabel(shown_value(display, f, conflict.theirs), _("Theirs")),
-            who=", ".join(who),
+            who=", ".join(editors),
         )
         if f.name in unresolved:
             view.error = _("Choose whose value to keep.")

@@ -54,7 +54,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def recently_viewed(user: User) -> list[Record]:
-    """The records `user` opened lately, latest first, among those they may still see."""
+    """Return the records `user` opened lately, latest first, among those they may still see."""
     visible = Record.objects.filter(record_scope(user)).values("pk")
     views = (
         RecentView.objects.filter(user=user, record__in=visible)

@@ -139,7 +139,7 @@ class ListFilters:
         )
 
     def params(self) -> dict[str, str]:
-        """The list's address parameters; never the search text."""
+        """Return the list's address parameters, without the search text."""
         params = {"status": self.status, "scope": self.scope, "sort": self.sort}
         params.update({f"f_{name}": value for name, value in self.selects.items()})
         if self.show_disabled:
@@ -190,10 +190,10 @@ def record_list(request: HttpRequest, record_type: str) -> HttpResponse:
     form = form_of(record_type)
     user = signed_in_user(request)
     filters = ListFilters.parse(request.GET, record_type, form, user)
-    here = record_url("list", record_type)
+    list_address = record_url("list", record_type)
     if request.method == "POST":
         remember_search(request, record_type)
-        return redirect(f"{here}?{filters.query()}")
+        return redirect(f"{list_address}?{filters.query()}")
 
     stored = request.session.get(search_session_key(record_type)) or {}
     filters.search_mode = stored.get("mode", "text")
@@ -215,7 +215,7 @@ def record_list(request: HttpRequest, record_type: str) -> HttpResponse:
         listing = list_records(form, user, filters)
     except SearchError as e:
         messages.error(request, str(e))
-        return redirect(f"{here}?{filters.query()}")
+        return redirect(f"{list_address}?{filters.query()}")
 
     context = {"kind": Kind(form.record_type), "filters": filters, "listing": listing}
     if request.headers.get("HX-Request") and filters.cursor:
@@ -433,7 +433,7 @@ def describe_changes(form: FormDefinition, display: Display, entry: RecordHistor
 
 
 def file_change(display: Display, label: str, old: Any, new: Any) -> Change:
-    """Name the files before and after a save, and say which were added and removed."""
+    """Describe the files before and after a save, with those added and those removed."""
     before = display.files(old)
     after = display.files(new)
     added = [a.file_name for a in after if a not in before]

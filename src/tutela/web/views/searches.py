@@ -25,11 +25,11 @@ def save_search(request: HttpRequest, record_type: str) -> HttpResponse:
     user = signed_in_user(request)
     # The list posts its own address parameters; parsing them again keeps only known filters.
     filters = ListFilters.parse(QueryDict(request.POST.get("filters", "")), record_type, form, user)
-    here = f"{record_url('list', record_type)}?{filters.query()}"
+    list_address = f"{record_url('list', record_type)}?{filters.query()}"
     name = request.POST.get("name", "").strip()[:100]
     if not name:
         messages.error(request, _("Give the search a name to save it."))
-        return redirect(here)
+        return redirect(list_address)
 
     stored = request.session.get(search_session_key(record_type)) or {}
     searches.save_search(
@@ -41,7 +41,7 @@ def save_search(request: HttpRequest, record_type: str) -> HttpResponse:
         filters.params(),
     )
     messages.success(request, _("Saved the search “%(name)s”.") % {"name": name})
-    return redirect(here)
+    return redirect(list_address)
 
 
 @require_POST

@@ -65,6 +65,46 @@
   });
 })();
 
+// Record forms: a preview of the files chosen, before they are uploaded; and in an edit
+// conflict, the field below a "take theirs" choice is dimmed, since its value is not saved.
+(function () {
+  "use strict";
+
+  function showChosen(input) {
+    var list = input.parentElement.querySelector(".file-preview");
+    if (!list) return;
+    list.textContent = "";
+    Array.prototype.forEach.call(input.files, function (file) {
+      var item = document.createElement("li");
+      item.className = "file";
+      if (/^image\//.test(file.type)) {
+        var image = document.createElement("img");
+        image.alt = "";
+        image.src = URL.createObjectURL(file);
+        image.onload = function () { URL.revokeObjectURL(image.src); };
+        item.appendChild(image);
+      }
+      var name = document.createElement("span");
+      name.textContent = file.name;
+      item.appendChild(name);
+      list.appendChild(item);
+    });
+    list.hidden = input.files.length === 0;
+  }
+
+  function markSuperseded(radio) {
+    var conflict = radio.closest("fieldset.conflict");
+    var field = conflict && conflict.nextElementSibling;
+    if (field) field.classList.toggle("superseded", radio.value === "theirs" && radio.checked);
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches("input[type=file][data-file-preview]")) showChosen(target);
+    if (target.matches("input[data-conflict-choice]")) markSuperseded(target);
+  });
+})();
+
 // The installable web app: register the service worker (served by tutela.web.pwa), and tell it
 // the page's language so that its offline page is in the same language.
 (function () {
