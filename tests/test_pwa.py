@@ -91,6 +91,12 @@ def test_service_worker_served_from_root(db: None) -> None:
     assert response["Cache-Control"] == "no-cache"
 
 
+def test_unchanged_service_worker_is_304(db: None) -> None:
+    etag = Client().get("/service-worker.js")["ETag"]
+    response = Client().get("/service-worker.js", headers={"if-none-match": etag})
+    assert response.status_code == 304
+
+
 def test_service_worker_names_caches_by_version(db: None) -> None:
     script = Client().get("/service-worker.js").content.decode()
     config = json.loads(re.search(r"const CONFIG = (\{.*\});", script).group(1))  # type: ignore[union-attr]

@@ -11,11 +11,12 @@ from functools import cache
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
+from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -86,7 +87,7 @@ def manifest(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def service_worker(request: HttpRequest) -> HttpResponse:
+def service_worker(request: HttpRequest) -> HttpResponseBase:
     """Serve the service worker script from the site root, so that its scope is the whole site."""
     languages = [code for code, _name in settings.LANGUAGES]
     config = {
@@ -99,9 +100,17 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     script = render_to_string("web/service-worker.js", {"config": json.dumps(config)})
     response = HttpResponse(script, content_type="text/javascript; charset=utf-8")
     response["Service-Worker-Allowed"] = "/"
-    # Browsers compare the script byte for byte to find a new version: always ask the server.
+    # Browsers check for a new version as pages open: they always ask, and an unchanged
+    # script costs a 304 answer with no body.
     response["Cache-Control"] = "no-cache"
-    return response
+    return with_etag(request, response)
+
+
+def with_etag(request: HttpRequest, response: HttpResponse) -> HttpResponseBase:
+    """Give the response an ETag of its content, and answer 304 when the browser has it."""
+    etag = f'"{hashlib.sha256(response.content).hexdigest()[:20]}"'
+    response["ETag"] = etag
+    return get_conditional_response(request, etag=etag, response=response) or response
 
 
 @require_GET
