@@ -8,7 +8,7 @@ PORT ?= 8000
 # The interpreter that creates the virtual environment; found on PATH or under pyenv.
 PYTHON ?= $(shell scripts/find-python)
 
-.PHONY: venv quickstart test lint typecheck check-all pytest bench lock messages clean-venv
+.PHONY: venv quickstart test lint typecheck check-all pytest bench bench-transfer lock messages clean-venv
 
 # Reinstall when the lock file changes; the stamp records which lock was installed.
 $(BIN)/.installed: requirements/dev.lock pyproject.toml
@@ -42,6 +42,11 @@ pytest: $(BIN)/.installed node_modules/.package-lock.json
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# Bytes transferred for the case list and a case page in Chromium (BENCH_ARGS=--throttle adds
+# load times on a slow link); writes the "Transfer size" section of BENCHMARKS.md.
+bench-transfer: $(BIN)/.installed
+	$(BIN)/python benchmarks/transfer_size.py $(BENCH_ARGS)
 
 messages: $(BIN)/.installed
 	mkdir -p src/tutela/locale
