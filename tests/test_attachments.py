@@ -195,7 +195,7 @@ def test_add_attachment_refuses_more_than_the_record_limit(settings: Any, casewo
     settings.TUTELA_MAX_ATTACHMENTS_PER_RECORD = 1
     record = actions.create_record("case", {"name_first": "Amal"}, caseworker)
     add_attachment(record.pk, photo_field(), "photo", upload(jpeg(), "a.jpg"), caseworker)
-    with pytest.raises(AttachmentRejected, match="already holds 1 files"):
+    with pytest.raises(AttachmentRejected, match="already has 1 files"):
         add_attachment(record.pk, photo_field(), "photo", upload(jpeg(), "b.jpg"), caseworker)
 
 

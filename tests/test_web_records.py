@@ -663,3 +663,24 @@ def test_subform_conflict_shows_both_rows(caseworker: User, colleague: User) -> 
     conflict = response.context["conflicts"][0]
     assert conflict.theirs.rows[0][0].text == "Education"
     assert conflict.mine.rows[0][0].text == "Health"
+
+
+@pytest.mark.parametrize(
+    ("language", "word"),
+    [("fr", "Familles"), ("es", "Familias"), ("pt", "Famílias"), ("ar", "الأسر")],
+)
+def test_family_list_is_translated(caseworker: User, language: str, word: str) -> None:
+    client = signed_in(caseworker)
+    client.post("/language/", {"language": language, "next": "/"})
+    assert f"<h1>{word}</h1>" in client.get("/records/family/").content.decode()
+
+
+@pytest.mark.parametrize(("language", "word"), [("fr", "Prendre la leur"), ("ar", "اعتماد قيمة")])
+def test_conflict_choice_is_translated(
+    caseworker: User, colleague: User, language: str, word: str
+) -> None:
+    record = new_case(caseworker, phone="1")
+    actions.update_record(record.pk, {"phone": "2"}, colleague, base_version=1)
+    client = signed_in(caseworker)
+    client.post("/language/", {"language": language, "next": "/"})
+    assert word in client.post(edit_url(record), identity(f_phone="3")).content.decode()

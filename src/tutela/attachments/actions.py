@@ -72,7 +72,7 @@ def prepare(upload: "UploadedFile[bytes]", field: Field) -> Prepared:
     found = content.sniff(data)
     if found is None or found not in content.ACCEPTED.get(field.type, ()):
         raise AttachmentRejected(
-            _("%(name)s is not a file this field takes. It takes %(kinds)s.")
+            _("%(name)s is not a file type this field accepts. It accepts %(kinds)s.")
             % {"name": name, "kinds": ACCEPTED_KINDS.get(field.type, "")}
         )
     if found not in content.IMAGE_TYPES:
@@ -109,7 +109,9 @@ def add_attachment(
         record = Record.objects.select_for_update().select_related("record_type").get(pk=record_id)
         if Attachment.objects.filter(record=record).count() >= max_per_record():
             raise AttachmentRejected(
-                _("This record already holds %(limit)d files, the most allowed.")
+                _(
+                    "This record already has %(limit)d files, the maximum allowed. Remove one to add another."
+                )
                 % {"limit": max_per_record()}
             )
         # The files are written before the row that names them commits, as the backups expect
