@@ -101,4 +101,8 @@ def test_arabic_switches_the_page_to_right_to_left(page: Any, site: str) -> None
 
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     expect(page.locator("html")).to_have_attribute("lang", "ar")
-    screenshot(page, "web-4-arabic")
+    expect(page.locator("main")).to_have_css("direction", "rtl")
+    # Right to left, the top bar starts with the name Tutela at its right end.
+    brand = page.locator(".brand").bounding_box()
+    assert brand["x"] > page.viewport_size["width"] / 2
+    assert screenshot(page, "web-4-arabic").stat().st_size > 0
