@@ -110,7 +110,8 @@ def add_attachment(
         if Attachment.objects.filter(record=record).count() >= max_per_record():
             raise AttachmentRejected(
                 _(
-                    "This record already has %(limit)d files, the maximum allowed. Remove one to add another."
+                    "This record already has %(limit)d files, the maximum allowed. "
+                    "Remove one to add another."
                 )
                 % {"limit": max_per_record()}
             )

@@ -135,10 +135,19 @@ def clean_image(data: bytes) -> CleanImage:
     stands the right way up once its EXIF is gone.
     """
     image = decode(data)
+    try:
+        return encode(image)
+    except (OSError, ValueError):
+        # A mode the encoder cannot write (rare in photos and scans).
+        raise ContentRejected("image could not be encoded again") from None
+
+
+def encode(image: Image.Image) -> CleanImage:
+    """Return the image's pixels, upright, encoded again in its own format, with a thumbnail."""
     content_type = PILLOW_FORMATS[str(image.format)]
     upright = ImageOps.exif_transpose(image)
     if upright.mode in ("P", "PA"):
-        # The palette lives beside the pixels; bare pixels of a palette image lose their colours.
+        # A palette is stored apart from the pixels, so bare palette pixels would lose colours.
         upright = upright.convert("RGBA")
     # A new image from the bare pixels: nothing of the source's `info` (EXIF, XMP, ICC, text
     # chunks, comments) can reach the encoder.
