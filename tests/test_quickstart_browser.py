@@ -143,7 +143,7 @@ def test_quickstart_serves_and_stops_cleanly(quickstart: Quickstart, page: Any) 
     screenshot(page, "quickstart-2-home")
 
     page.goto(f"{url}/cases/")
-    rows = page.locator("#case-rows tr:not(.more)")
+    rows = page.locator("#record-rows tr:not(.more)")
     assert rows.count() == 25
     screenshot(page, "quickstart-3-case-list")
 
