@@ -1,9 +1,15 @@
-"""Render BENCHMARKS.md from benchmarks/results.json and the notes in benchmarks/NOTES.md."""
+"""Render the HTTP latency section of BENCHMARKS.md from benchmarks/results.json.
+
+The section sits between its two markers, so that the other benchmarks' sections of the page
+stay as they are. The hand-written notes in benchmarks/LATENCY.md close the section.
+"""
 
 from pathlib import Path
 from typing import Any
 
-NOTES = Path(__file__).resolve().parent / "NOTES.md"
+NOTES = Path(__file__).resolve().parent / "LATENCY.md"
+START = "<!-- http-latency:start -->"
+END = "<!-- http-latency:end -->"
 OPERATIONS = {
     "empty": "Empty view (no database)",
     "open": "Open a case",
@@ -19,10 +25,23 @@ TARGET_CASES = 1_000_000
 TARGET_CLIENTS = 50
 
 
+def update_page(page: str, results: dict[str, Any]) -> str:
+    """Return the text of BENCHMARKS.md with this benchmark's section replaced or added."""
+    section = render(results)
+    if START in page and END in page:
+        before, rest = page.split(START, 1)
+        after = rest.split(END, 1)[1]
+        return before + section + after
+    if not page.strip():
+        page = "# Benchmarks\n"
+    return page.rstrip() + "\n\n" + section + "\n"
+
+
 def render(results: dict[str, Any]) -> str:
     sizes = sorted(results.values(), key=lambda entry: entry["cases"])
     lines = [
-        "# Benchmarks",
+        START,
+        "## Latency of the caseworker pages",
         "",
         "Latency of the caseworker's main operations over HTTP, measured by `benchmarks/run.py`",
         "against gunicorn serving `tutela.wsgi` on 127.0.0.1, with databases seeded by",
@@ -43,7 +62,7 @@ def render(results: dict[str, Any]) -> str:
         lines += size_section(entry)
     if NOTES.exists():
         lines += ["", NOTES.read_text().strip(), ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(lines).rstrip() + "\n" + END
 
 
 def phase(entry: dict[str, Any], operation: str, layer: str, clients: int) -> dict[str, Any]:
@@ -60,7 +79,7 @@ def phase(entry: dict[str, Any], operation: str, layer: str, clients: int) -> di
 def targets(results: dict[str, Any]) -> list[str]:
     entry = results.get(str(TARGET_CASES))
     lines = [
-        f"## Targets at {TARGET_CASES:,} cases and {TARGET_CLIENTS} concurrent clients",
+        f"### Targets at {TARGET_CASES:,} cases and {TARGET_CLIENTS} concurrent clients",
         "",
     ]
     if entry is None:
@@ -91,7 +110,7 @@ def size_section(entry: dict[str, Any]) -> list[str]:
     counts = sorted({result["clients"] for result in entry["phases"]})
 
     lines = [
-        f"## {entry['cases']:,} cases",
+        f"### {entry['cases']:,} cases",
         "",
         f"- Measured {entry['date']} on {entry['code']}, with `{entry['command']}`.",
         f"- Machine: {machine['cores']} cores ({machine['cpu']}), {machine['memory_gib']} GiB of "

@@ -403,7 +403,8 @@ def save(results: dict[str, Any]) -> None:
         json.dump(results, f, indent=2)
         f.write("\n")
     Path(f.name).replace(RESULTS)
-    PAGE.write_text(report.render(results))
+    page = PAGE.read_text() if PAGE.exists() else ""
+    PAGE.write_text(report.update_page(page, results))
 
 
 def main() -> None:
