@@ -123,6 +123,16 @@ def test_second_backup_links_unchanged_documents(seeded: list[str], keys: Keys) 
     assert (root / first["id"] / blob).stat().st_ino == (root / second["id"] / blob).stat().st_ino
 
 
+def test_backup_refused_while_locked(seeded: list[str], keys: Keys) -> None:
+    from tutela.ops.backup import LOCK_FILE
+    from tutela.ops.files import LockBusy, exclusive_lock
+
+    root = Path(manifest_root())
+    with exclusive_lock(root / LOCK_FILE, "backup or prune"), pytest.raises(LockBusy):
+        backup_of(keys)
+    assert list_backups(root) == []
+
+
 def test_backup_refuses_to_run_unencrypted_without_the_flag(seeded: list[str]) -> None:
     from django.core.management import CommandError, call_command
 
