@@ -108,6 +108,7 @@ def test_pages_pass_axe_scan(
         [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": site}]
     )
     found = scan(page, f"{site}/sign-in/", f"{language}-sign-in")
+    found += scan(page, f"{site}/offline/{language}/", f"{language}-offline")
     sign_in_through_cookie(page, site, caseworker, language)
     edit = f"{site}/cases/{case.pk}/sections/{EDIT_SECTION}/edit"
     found += scan(page, f"{site}/", f"{language}-home")
