@@ -294,3 +294,17 @@ def test_verified_backup_counts_in_complete_backups(
     assert [b.id for b in complete_backups(backups_dir(settings))] == [
         backup["id"] for backup in two_backups
     ]
+
+
+def test_backup_of_missing_database_alerts(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, mailoutbox: list[Any]
+) -> None:
+    from tutela.ops import pgtools
+
+    monkeypatch.setattr(pgtools, "site_database", lambda: "tutela_no_such_database")
+    settings.TUTELA_BACKUP_ALERT_EMAILS = ["it-team@example.org"]
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("backup", "create", "--no-encryption")
+    assert len(mailoutbox) == 1
+    assert "backup failed" in mailoutbox[0].subject
+    assert list_backups(backups_dir(settings)) == []

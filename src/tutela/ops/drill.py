@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from django.conf import settings
 
 from tutela.ops import pgtools, status
@@ -37,6 +38,7 @@ from tutela.ops.backup import backup_root, newest_complete
 from tutela.ops.documents import LocalDocumentStore
 from tutela.ops.files import end_with_parent
 from tutela.ops.manifest import backup_folder
+from tutela.ops.pgtools import ToolsMissing
 from tutela.ops.restore import RestoreFailed, RestoreRefused, Target, restore_backup
 from tutela.ops.target import TargetStepFailed, run_step
 
@@ -221,7 +223,15 @@ def run_drill(
         try:
             detail = action()
             report.checks.append(Check(check_name, True, detail, elapsed(step_started)))
-        except (DrillFailed, RestoreFailed, RestoreRefused, TargetStepFailed, OSError) as e:
+        except (
+            DrillFailed,
+            RestoreFailed,
+            RestoreRefused,
+            TargetStepFailed,
+            ToolsMissing,
+            psycopg.Error,
+            OSError,
+        ) as e:
             report.checks.append(Check(check_name, False, str(e), elapsed(step_started)))
             raise DrillFailed(str(e)) from None
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import psycopg
 from django.db.migrations.loader import MigrationLoader
 
 import tutela
@@ -376,7 +377,15 @@ def verify_backup(backup_id: str, identity: Path | None) -> VerifyResult:
             return VerifyResult(backup.id, True, [], False, time.monotonic() - started)
         index = read_index(backup, manifest, identity)
         trial_restore(backup, manifest, index, identity)
-    except (RestoreRefused, RestoreFailed, TargetStepFailed, crypto.KeyProblem) as e:
+    except (
+        RestoreRefused,
+        RestoreFailed,
+        TargetStepFailed,
+        crypto.KeyProblem,
+        pgtools.ToolsMissing,
+        psycopg.Error,
+        OSError,
+    ) as e:
         return VerifyResult(backup.id, False, [str(e)], identity is not None, 0.0)
 
     seconds = time.monotonic() - started

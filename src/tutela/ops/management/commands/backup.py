@@ -1,6 +1,7 @@
 """`tutela backup create | list | verify | prune | push | install-schedule`."""
 
 import datetime as dt
+import logging
 import shutil
 import signal
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
@@ -39,8 +41,18 @@ from tutela.ops.push import PushFailed, push_backups
 from tutela.ops.restore import verify_backup
 from tutela.ops.schedule import Schedule, ScheduleProblem, write_schedule
 
+logger = logging.getLogger(__name__)
+
 # Errors whose message is safe and useful to show as is.
-EXPECTED = (BackupFailed, KeyProblem, LockBusy, ToolsMissing, UnsupportedStore, OSError)
+EXPECTED = (
+    BackupFailed,
+    KeyProblem,
+    LockBusy,
+    ToolsMissing,
+    UnsupportedStore,
+    OSError,
+    psycopg.Error,
+)
 
 
 class RichProgress(BackupProgress):
@@ -186,6 +198,12 @@ class Command(BaseCommand):
                 manifest = create_backup(Encryption(keys), RichProgress(bar))
             except EXPECTED as e:
                 raise self.fail("backup", str(e)) from None
+            except Exception as e:
+                # Still mail the team; the message may be long or odd, so it stays in the log.
+                logger.exception("The backup failed")
+                raise self.fail(
+                    "backup", f"unexpected {type(e).__name__}; see the technical log"
+                ) from e
         docs = manifest["documents"]
         size = sum(entry["size"] for entry in manifest["files"])
         summary = (

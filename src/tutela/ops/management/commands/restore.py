@@ -4,6 +4,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tutela.ops.crypto import KeyProblem
@@ -55,7 +56,14 @@ class Command(BaseCommand):
             )
         except (RestoreRefused, UnknownBackup, KeyProblem, UnsupportedStore) as e:
             raise CommandError(f"Restore rejected: {e}", returncode=1) from None
-        except (RestoreFailed, TargetStepFailed, ToolsMissing, BadDocumentName, OSError) as e:
+        except (
+            RestoreFailed,
+            TargetStepFailed,
+            ToolsMissing,
+            BadDocumentName,
+            OSError,
+            psycopg.Error,
+        ) as e:
             raise CommandError(
                 f"Restore failed: {e} The target is marked incomplete; the next restore "
                 "empties it and starts again.",
