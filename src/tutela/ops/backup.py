@@ -205,6 +205,9 @@ def start_dump(
     encryption: Encryption,
 ) -> DatabaseDump:
     path = folder / (DATABASE_FILE + encryption.suffix)
+    # NOTE: custom format streamed into the encryption, not directory format with -j: the
+    # directory format needs the plaintext dump on disk first, and -j dumps one table per
+    # worker while the record table is most of the data. The documents use the other core.
     # Closed with the DatabaseDump; the messages are read after the processes end.
     stderr_dump = tempfile.TemporaryFile()  # noqa: SIM115
     stderr_writer = tempfile.TemporaryFile()  # noqa: SIM115

@@ -183,6 +183,9 @@ def restore_database(
 ) -> None:
     """Pipe the decrypted dump into pg_restore, all in one transaction.
 
+    NOTE: --single-transaction rules out pg_restore -j, and a piped archive cannot be read in
+    parallel anyway; the documents are restored on the other core instead.
+
     `meanwhile` runs while the two processes work (the documents, on the other core). If it
     raises, both processes are killed and pg_restore's transaction is rolled back.
     """
