@@ -88,6 +88,9 @@ def test_conflict_resolved_one_field_from_each_side(
     # What she typed is still in the form.
     expect(amina.get_by_label("Phone number")).to_have_value("555 0101")
     screenshot(amina, "conflict-1-choose")
+    amina.set_viewport_size({"width": 1280, "height": 900})
+    phone.scroll_into_view_if_needed()
+    screenshot(amina, "conflict-1-choose-wide")
 
     phone.get_by_label("Keep mine").check()
     amina.locator("#conflict-address").get_by_label("Take theirs").check()
