@@ -106,6 +106,12 @@ def test_service_worker_names_caches_by_version(db: None) -> None:
         assert finders.find(static_path(url)), f"{url} is not a static file"
 
 
+def test_shell_lists_what_pages_load(db: None) -> None:
+    html = Client().get("/sign-in/").content.decode()
+    loaded = re.findall(r'(?:src|href)="/static/(web/[^"]+\.(?:css|js))"', html)
+    assert sorted(loaded) == sorted(pwa.SHELL_FILES)
+
+
 def test_cache_version_changes_with_the_shell(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
     before = pwa.shell_digest()
     monkeypatch.setattr(pwa.tutela, "__version__", "99.0")
