@@ -381,3 +381,29 @@ def test_backup_list_shows_complete_and_incomplete(
     assert "20000101T000000Z" in out
     assert "1 complete, 1 incomplete." in out
     assert json.loads((Path(manifest_root()) / manifest["id"] / MANIFEST).read_text())["id"]
+
+
+def test_backup_counts_referenced_files_missing_from_the_store(
+    seeded: list[str], keys: Keys, caseworker: Any, settings: Any
+) -> None:
+    import datetime as dt
+
+    from tutela.attachments.models import Attachment
+
+    stored = "attachments/ab/" + "0" * 32
+    (Path(settings.MEDIA_ROOT) / "attachments/ab").mkdir(parents=True)
+    (Path(settings.MEDIA_ROOT) / stored).write_bytes(b"photo")
+    for name in (stored, "attachments/cd/" + "1" * 32):
+        Attachment.objects.create(
+            record_id=seeded[0],
+            field_name="photo",
+            file_name="photo.jpg",
+            content_type="image/jpeg",
+            size=5,
+            sha256="0" * 64,
+            storage_name=name,
+            uploaded_by=caseworker,
+            uploaded_at=dt.datetime.now(dt.UTC),
+        )
+    manifest = backup_of(keys)
+    assert manifest["documents"]["referenced_missing"] == 1

@@ -147,6 +147,7 @@ def take_snapshot(server: pgtools.Server, database: str) -> Snapshot:
             "server_version": version,
             "server_major": major,
             "database_size": int(size_row[0]) if size_row else 0,
+            "referenced_documents": facts.referenced_documents(conn),
         }
     except BaseException:
         conn.close()
@@ -435,6 +436,16 @@ def write_backup(
     finally:
         snapshot.conn.close()
 
+    # Files are written before the rows that name them commit, so a referenced file missing
+    # here is missing from the store itself; the backup goes on and the manifest counts it.
+    listed = {entry["name"] for entry in copy.index}
+    missing = sorted(snapshot.facts["referenced_documents"] - listed)
+    if missing:
+        logger.warning(
+            "%d files that attachments refer to are not in the document store (first: %s)",
+            len(missing),
+            missing[0],
+        )
     index_name = write_index(folder, copy, encryption)
     files = [
         stored_file(folder, dump.path.name, dump_file["sha256"]),
@@ -474,6 +485,7 @@ def write_backup(
             "bytes": copy.plain_bytes,
             "new": copy.new,
             "linked": copy.linked,
+            "referenced_missing": len(missing),
         },
         "files": files,
     }

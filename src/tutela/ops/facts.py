@@ -5,6 +5,7 @@ from typing import Any
 import psycopg
 
 from tutela.access.models import User
+from tutela.attachments.models import Attachment
 from tutela.audit.log import GENESIS_HASH
 from tutela.audit.models import AuditEntry
 from tutela.configuration.models import RecordType
@@ -31,6 +32,17 @@ def record_counts(conn: psycopg.Connection[Any]) -> dict[str, Any]:
         row = conn.execute(f"SELECT count(*) FROM {table(model)}").fetchone()  # noqa: S608
         counts[key] = int(row[0]) if row else 0
     return counts
+
+
+def referenced_documents(conn: psycopg.Connection[Any]) -> set[str]:
+    """Return the storage names of every file that an attachment row refers to."""
+    exists = conn.execute("SELECT to_regclass(%s)", [table(Attachment)]).fetchone()
+    if not exists or exists[0] is None:
+        return set()  # a database from before attachments, not migrated yet
+    rows = conn.execute(
+        f"SELECT storage_name, thumbnail_name FROM {table(Attachment)}"  # noqa: S608
+    ).fetchall()
+    return {name for row in rows for name in row if name}
 
 
 def audit_chain_head(conn: psycopg.Connection[Any]) -> str:
