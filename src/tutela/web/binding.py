@@ -24,6 +24,7 @@ from django.utils import timezone
 from tutela.configuration.forms import FormDefinition, SectionDef
 from tutela.configuration.models import ATTACHMENT_TYPES, Field
 from tutela.records.validation import condition_holds, is_empty
+from tutela.web.display import aware_moment
 
 PREFIX = "f_"
 NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
@@ -196,11 +197,8 @@ def input_value(f: Field, value: Any) -> str | list[str]:
 
 def local_input_moment(value: Any) -> str:
     """Convert a stored ISO moment to a `datetime-local` value in the user's time zone."""
-    try:
-        moment = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if timezone.is_naive(moment):
+    moment = aware_moment(value)
+    if moment is None:
         return str(value)
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
 

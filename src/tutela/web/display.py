@@ -161,13 +161,19 @@ def local_date(value: Any) -> str:
         return str(value)
 
 
-def local_date_time(value: Any) -> str:
-    """Format an ISO moment in the active time zone (the user's) with the locale's format."""
+def aware_moment(value: Any) -> dt.datetime | None:
+    """Parse a stored ISO moment; None when it is not one or has no time zone offset."""
     try:
         moment = dt.datetime.fromisoformat(str(value))
     except ValueError:
-        return str(value)
-    if timezone.is_naive(moment):
+        return None
+    return None if timezone.is_naive(moment) else moment
+
+
+def local_date_time(value: Any) -> str:
+    """Format an ISO moment in the active time zone (the user's) with the locale's format."""
+    moment = aware_moment(value)
+    if moment is None:
         return str(value)
     return str(formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT"))
 
