@@ -64,7 +64,7 @@ def test_register_through_the_duplicate_warning(page: Any, site: str, caseworker
     assert Record.objects.filter(display_name="Layla Haddad").exists()
 
 
-def test_edit_subform_row_and_read_history(page: Any, site: str, caseworker: Any) -> None:
+def test_edit_two_sections_and_read_history(page: Any, site: str, caseworker: Any) -> None:
     record = actions.create_record(
         "case",
         {"name_first": "Layla", "name_last": "Haddad", "sex": "female", **registered_today()},
@@ -72,6 +72,21 @@ def test_edit_subform_row_and_read_history(page: Any, site: str, caseworker: Any
     )
     sign_in(page, site)
 
+    # First section: choosing a high risk level shows, live, the field that skip logic hides.
+    page.goto(f"{site}/cases/{record.pk}/sections/case_protection_concerns/edit")
+    concerns = page.get_by_role("group", name=re.compile("^Protection concerns"))
+    concerns.get_by_label("Neglect", exact=True).check()
+    actions_taken = page.get_by_label("Immediate safety actions taken")
+    expect(actions_taken).to_be_hidden()
+    page.get_by_label(re.compile("^Risk level")).select_option("high")
+    expect(actions_taken).to_be_visible()
+    actions_taken.fill("Placed with an aunt the same day")
+    screenshot(page, "web-2a-section-edit")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"#section-case_protection_concerns$"))
+    expect(page.get_by_text("Placed with an aunt the same day")).to_be_visible()
+
+    # Second section, with a new subform row.
     page.goto(f"{site}/cases/{record.pk}/sections/case_family_care/edit")
     page.get_by_label("Current care arrangement").select_option("both_parents")
     new_row = page.locator("fieldset.blank-row")
@@ -89,6 +104,10 @@ def test_edit_subform_row_and_read_history(page: Any, site: str, caseworker: Any
     expect(changes.get_by_text("Family members, row 1: Name")).to_be_visible()
     expect(changes.get_by_text("Mariam Haddad")).to_be_visible()
     screenshot(page, "web-3-history")
+    stored = Record.objects.get(pk=record.pk)
+    assert stored.version == 3
+    assert stored.data["risk_level"] == "high"
+    assert stored.data["family_members"][0]["family_member_name"] == "Mariam Haddad"
 
 
 def test_arabic_switches_the_page_to_right_to_left(page: Any, site: str) -> None:
