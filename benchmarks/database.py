@@ -27,6 +27,9 @@ TUTELA = Path(sys.executable).parent / "tutela"
 SEED = 1
 # The password of the synthetic caseworkers the load generator signs in as.
 PASSWORD = "benchmark-caseworker-password"  # noqa: S105 (benchmark databases only)
+# The source tree whose code migrates, seeds and serves the databases (run.py may choose an
+# export of HEAD), so that the schema always matches the code being measured.
+source = ROOT
 SUMMARY = re.compile(r"Wrote ([\d,]+) synthetic cases .* in ([\d,.]+) s \(([\d,]+) cases/s\)")
 
 
@@ -88,7 +91,7 @@ def environment(database: str, settings: str = "tutela.settings") -> dict[str, s
         "DATABASE_URL": database_url(database),
         "TUTELA_VAR_DIR": str(VAR),
         "DJANGO_SETTINGS_MODULE": settings,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": f"{source / 'src'}:{source}",
     }
 
 
@@ -124,7 +127,7 @@ def tutela(database: str, *args: str, capture: bool = False) -> str:
     result = subprocess.run(
         [str(TUTELA), *args],
         env=environment(database),
-        cwd=ROOT,
+        cwd=source,
         check=True,
         text=True,
         stdout=subprocess.PIPE if capture else None,
@@ -138,6 +141,8 @@ def prepare(cases: int, log: Any = print) -> Prepared:
     existing = ready(database, cases)
     if existing:
         log(f"{database}: ready with {cases:,} cases, seeded {existing.prepared_at}.")
+        # The code may have gained migrations since the database was seeded.
+        tutela(database, "migrate", "--no-input", "-v", "0")
         return existing
 
     log(f"{database}: creating, then seeding {cases:,} cases.")
