@@ -276,3 +276,13 @@ def test_records_outside_scope_hidden(api: Client) -> None:
     by_id = api.post(f"{BASE}search", {"text": hidden.short_id}, "application/json").json()
     assert by_id["results"] == []
     assert api.get(f"{BASE}{hidden.pk}/history").status_code == 404
+
+
+def test_api_refused_until_password_changed(caseworker: User) -> None:
+    caseworker.must_change_password = True
+    caseworker.save()
+    client = Client()
+    client.force_login(caseworker)
+    response = client.get(BASE)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "password_change_required"

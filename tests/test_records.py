@@ -312,3 +312,19 @@ def test_nul_character_rejected(caseworker: Any) -> None:
     with pytest.raises(RecordInvalid) as error:
         new_case(caseworker, name_last="Ha\x00ddad", services=rows)
     assert set(problems_of(error)) == {"name_last", "services[0].unique_id"}
+
+
+@pytest.mark.parametrize("text", ["Lone \ud800 surrogate", "Mia\u202eluL", "Iso\u2067late"])
+def test_unstorable_characters_rejected(caseworker: Any, text: str) -> None:
+    with pytest.raises(RecordInvalid) as error:
+        new_case(caseworker, name_last=text)
+    assert set(problems_of(error)) == {"name_last"}
+
+
+def test_multi_select_order_is_no_change(caseworker: Any) -> None:
+    record = new_case(caseworker, concerns=["labour", "neglect"])
+    assert record.data["concerns"] == ["neglect", "labour"]
+    same = actions.update_record(
+        record.pk, {"concerns": ["labour", "neglect"]}, caseworker, base_version=1
+    )
+    assert same.version == 1

@@ -182,3 +182,9 @@ def test_list_query_count(caseworker: Any, django_assert_max_num_queries: Any) -
         case(caseworker, f"Child{i}")
     with django_assert_max_num_queries(3):
         search(Criteria("case", owner_id=caseworker.pk, status="open"))
+
+
+def test_word_shaped_like_short_id_searched_as_text(caseworker: Any) -> None:
+    wanted = case(caseworker, "Maria", "Sanchez")
+    found = search(Criteria("case", text="sanchez")).records
+    assert short_ids(found) == {wanted.short_id}

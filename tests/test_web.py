@@ -488,3 +488,21 @@ def test_case_view_and_search_audited(client: Client, caseworker: Any) -> None:
     actions = list(AuditEntry.objects.values_list("action", flat=True))
     assert actions[-3:] == ["case.view", "case.history_view", "case.search"]
     assert "Zainabou" not in str(list(AuditEntry.objects.values("details")))
+
+
+def test_new_password_must_differ(client: Client, caseworker: Any) -> None:
+    caseworker.must_change_password = True
+    caseworker.save()
+    client.force_login(caseworker)
+    response = client.post(
+        "/password/",
+        {
+            "old_password": "correct horse battery",
+            "new_password1": "correct horse battery",
+            "new_password2": "correct horse battery",
+        },
+    )
+    assert response.status_code == 200
+    assert "must differ" in response.content.decode()
+    caseworker.refresh_from_db()
+    assert caseworker.must_change_password

@@ -3,7 +3,7 @@
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from tutela.access.tokens import check_token
@@ -35,3 +35,13 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "tut_<prefix>_<secret>"}
+
+
+class PasswordChanged(permissions.BasePermission):
+    """Refuse users who must still replace a one-time password, as the pages do."""
+
+    message = "Change your one-time password on the web pages before using the API."
+    code = "password_change_required"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return not getattr(request.user, "must_change_password", False)

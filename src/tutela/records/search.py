@@ -153,7 +153,11 @@ def search(criteria: Criteria, *, limit: int = 25, cursor: str | None = None) ->
     if text:
         exact = exact_match(text, criteria.record_type)
         if exact is not None:
-            return Page(list(exact.filter(pk__in=records.values("pk"))), None)
+            found = list(exact.filter(pk__in=records.values("pk")))
+            # Seven letters can be a short id or a word ("sanchez"): without a record of that
+            # id, the text is searched as words.
+            if found or not text.replace("-", "").isalpha():
+                return Page(found, None)
         query = text_query(text)
         id_condition = id_number_match(records, text, form)
         records = (

@@ -159,7 +159,10 @@ class _Cleaner:
                 return None
             for item in value:
                 self.check_option(field, item, path)
-            return list(dict.fromkeys(value))
+            # Stored in the options' order, so that the same choices in another order are no
+            # change (and make no history row).
+            order = {option["id"]: i for i, option in enumerate(self.form.options(field) or [])}
+            return sorted(dict.fromkeys(value), key=lambda item: order.get(item, len(order)))
         if not isinstance(value, str):
             self.add(path, not_one_option(value))
             return None
@@ -395,21 +398,27 @@ def not_one_option(value: Any) -> str:
     return _("must be one option id, not %(type)s.") % {"type": type(value).__name__}
 
 
-def find_nul_characters(value: Any, path: str) -> Iterator[str]:
-    """Yield the paths of strings (keys included) that contain U+0000."""
+# Characters no value may hold: U+0000 (PostgreSQL cannot store it), lone UTF-16 surrogates
+# (not encodable as UTF-8), and the bidirectional embedding, override and isolate controls,
+# which can reverse the text displayed after a value ("Trojan source" style spoofing).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def find_unstorable_text(value: Any, path: str) -> Iterator[str]:
+    """Yield the paths of strings (keys included) that contain a character of UNSTORABLE."""
     if isinstance(value, str):
-        if "\x00" in value:
+        if UNSTORABLE.search(value):
             yield path
     elif isinstance(value, dict):
         for key, item in value.items():
             key_text = str(key)
-            if "\x00" in key_text:
-                yield f"{path}.{key_text.replace(chr(0), '?')}".lstrip(".")
+            if UNSTORABLE.search(key_text):
+                yield f"{path}.{UNSTORABLE.sub('?', key_text)}".lstrip(".")
             else:
-                yield from find_nul_characters(item, f"{path}.{key_text}".lstrip("."))
+                yield from find_unstorable_text(item, f"{path}.{key_text}".lstrip("."))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from find_nul_characters(item, f"{path}[{index}]")
+            yield from find_unstorable_text(item, f"{path}[{index}]")
 
 
 def condition_holds(condition: Any, values: dict[str, Any]) -> bool:
@@ -499,13 +508,18 @@ def clean_changes(
     """
     if not isinstance(changes, dict):
         raise RecordInvalid([FieldProblem("$", _("must be an object of field values."))])
-    nul_paths = list(find_nul_characters(changes, ""))
-    if nul_paths:
-        # PostgreSQL cannot store U+0000 in text or JSONB; no real value contains it.
+    bad_paths = list(find_unstorable_text(changes, ""))
+    if bad_paths:
         raise RecordInvalid(
             [
-                FieldProblem(path or "$", _("contains a NUL character (U+0000); remove it."))
-                for path in nul_paths
+                FieldProblem(
+                    path or "$",
+                    _(
+                        "contains a control character that cannot be stored (NUL, a lone "
+                        "surrogate or a text direction override); remove it."
+                    ),
+                )
+                for path in bad_paths
             ]
         )
 

@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
@@ -21,9 +22,24 @@ class SignOutView(auth_views.LogoutView):
     http_method_names = ["post", "options"]
 
 
+class NewPasswordChangeForm(PasswordChangeForm):
+    """Django's form, plus: the new password must differ from the current one, so that a
+    one-time password printed on a terminal stops working."""
+
+    def clean_new_password1(self) -> str:
+        new: str = self.cleaned_data["new_password1"]
+        old = self.cleaned_data.get("old_password")
+        if old and new == old:
+            raise ValidationError(
+                _("The new password must differ from the current one."), code="password_unchanged"
+            )
+        return new
+
+
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "web/password_change.html"
     success_url = reverse_lazy("web:home")
+    form_class = NewPasswordChangeForm
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -169,6 +169,9 @@ def exit_on_signal(signum: int, frame: FrameType | None) -> None:
 
 def check_port_free(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # Connections of the previous run may linger in TIME_WAIT; gunicorn binds with
+        # SO_REUSEADDR too, so only a listening socket makes the port unusable.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
