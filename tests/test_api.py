@@ -286,3 +286,14 @@ def test_api_refused_until_password_changed(caseworker: User) -> None:
     response = client.get(BASE)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "password_change_required"
+
+
+def test_create_gives_location(api: Client) -> None:
+    response = api.post(BASE, {"data": {"name_first": "Amal"}}, "application/json")
+    assert response["Location"] == f"{BASE}{response.json()['id']}"
+
+
+def test_unknown_api_address_is_json(api: Client) -> None:
+    response = api.get("/api/v1/nothing/here")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

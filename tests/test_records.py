@@ -328,3 +328,9 @@ def test_multi_select_order_is_no_change(caseworker: Any) -> None:
         record.pk, {"concerns": ["labour", "neglect"]}, caseworker, base_version=1
     )
     assert same.version == 1
+
+
+def test_date_before_1900_rejected(caseworker: Any) -> None:
+    with pytest.raises(RecordInvalid) as error:
+        new_case(caseworker, date_of_birth="1800-05-01")
+    assert problems_of(error)["date_of_birth"] == ["must be on or after 1900-01-01."]

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tutela.api import views
@@ -35,4 +35,6 @@ urlpatterns = [
     ),
     path("configuration/lookups", views.LookupListView.as_view(), name="lookups"),
     path("configuration/locations", views.LocationListView.as_view(), name="locations"),
+    # Last: any other address under /api/v1/ gets a JSON 404.
+    re_path(r"^(?P<path>.*)$", views.api_not_found),
 ]

@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -159,7 +161,11 @@ class RecordListView(APIView):
         record = actions.create_record(
             record_type, body.validated_data["data"], acting_user(request)
         )
-        return record_response(records_of(request, record_type).get(pk=record.pk), 201)
+        response = record_response(records_of(request, record_type).get(pk=record.pk), 201)
+        response["Location"] = reverse(
+            "api:record", kwargs={"record_type": record_type, "record_id": record.pk}
+        )
+        return response
 
     @staticmethod
     def page(request: Request, record_type: str, params: dict[str, Any]) -> Response:
@@ -386,3 +392,11 @@ class LocationListView(APIView):
                 for loc in locations[:5000]
             ]
         )
+
+
+def api_not_found(request: HttpRequest, path: str) -> JsonResponse:
+    """Answer unknown addresses under /api/ in the API's error shape, not with an HTML page."""
+    return JsonResponse(
+        {"error": {"code": "not_found", "message": "No API endpoint has this address."}},
+        status=404,
+    )

@@ -325,7 +325,9 @@ class Generator:
 
     def pick_some(self, name: str, low: int, high: int, avoid: str = "") -> list[str]:
         options = [option for option in self.options[name] if option != avoid]
-        return self.rng.sample(options, self.between(low, min(high, len(options))))
+        chosen = self.rng.sample(options, self.between(low, min(high, len(options))))
+        # Multi-select values are stored in the options' order, as validation writes them.
+        return sorted(chosen, key=self.options[name].index)
 
     def date_after(self, start: dt.date, low: int, high: int) -> dt.date | None:
         """Return a day `low` to `high` days after `start`, or None if it is not in the past."""
@@ -533,7 +535,8 @@ class Generator:
 
         values["nationality"] = self.pick("nationality")
         spoken = [lang for lang in child.region.languages if lang in self.options["languages"]]
-        values["languages"] = self.rng.sample(spoken, self.between(1, min(2, len(spoken))))
+        languages = self.rng.sample(spoken, self.between(1, min(2, len(spoken))))
+        values["languages"] = sorted(languages, key=self.options["languages"].index)
         if self.chance(0.3):
             values["national_id_number"] = f"UT{self.between(0, 10**8 - 1):08d}"
         values["displacement_status"] = self.pick("displacement_status")

@@ -24,6 +24,7 @@ from tutela.configuration.forms import FormDefinition, SectionDef
 from tutela.configuration.models import Field, Location
 
 ATTACHMENT_TYPES = {"photo", "audio", "document", "signature"}
+EARLIEST_DATE = "1900-01-01"
 
 
 @dataclass(frozen=True)
@@ -250,8 +251,11 @@ class _Cleaner:
                 _("%(value)s is in the future; give a date up to today.")
                 % {"value": show(field, value)},
             )
-        if "min" in field.spec and value < field.spec["min"]:
-            self.add(path, _("must be on or after %(date)s.") % {"date": field.spec["min"]})
+        # Without a configured minimum, dates before EARLIEST_DATE are typing mistakes (1800
+        # for 2008); a configuration that needs older dates sets "min".
+        earliest = field.spec.get("min", EARLIEST_DATE)
+        if value < earliest:
+            self.add(path, _("must be on or after %(date)s.") % {"date": earliest})
         if "max" in field.spec and value > field.spec["max"]:
             self.add(path, _("must be on or before %(date)s.") % {"date": field.spec["max"]})
         return date.isoformat()
