@@ -140,3 +140,13 @@ def colleague(agency: Any) -> Any:
     from tutela.access.models import User
 
     return User.objects.create_user("bruno", password="correct horse battery", agency=agency)
+
+
+@pytest.fixture(autouse=True)
+def english_by_default() -> Iterator[None]:
+    """Start every test in English, whatever language an earlier test left active."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()

@@ -297,3 +297,20 @@ def test_unknown_api_address_is_json(api: Client) -> None:
     response = api.get("/api/v1/nothing/here")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_foreign_attachment_id_rejected(api: Client) -> None:
+    record = create(api)
+    response = api.patch(
+        f"{BASE}{record['id']}",
+        {"data": {"photo": ["0b7c7d38-3c7e-4d35-a0c6-0c0f6d0e3c11", "not-an-id"]}},
+        "application/json",
+        HTTP_IF_MATCH='"1"',
+    )
+    assert response.status_code == 400
+    details = response.json()["error"]["details"]
+    assert [d["path"] for d in details] == ["photo", "photo"]
+    created = api.post(
+        BASE, {"data": {"name_first": "A", "photo": [record["id"]]}}, "application/json"
+    )
+    assert created.status_code == 400

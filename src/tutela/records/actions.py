@@ -165,7 +165,12 @@ def update_record(
 
         form = get_form(record.record_type.unique_id)
         cleaned = clean_changes(
-            form, changes, record.data, creating=False, enforce_editable=enforce_editable
+            form,
+            changes,
+            record.data,
+            creating=False,
+            enforce_editable=enforce_editable,
+            record_id=record.pk,
         )
         changed = diff(record.data, cleaned)
         if not changed:

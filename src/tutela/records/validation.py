@@ -8,9 +8,11 @@ They are translated into the language active when the problem is found (the requ
 Each message follows the field's label or path, so it starts with a verb or the value.
 """
 
+import contextlib
 import datetime as dt
 import math
 import re
+import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +75,9 @@ class _Cleaner:
         self.locations: list[tuple[str, Field, str]] = []
         self.agencies: list[tuple[str, Field, str]] = []
         self.users: list[tuple[str, Field, str]] = []
+        self.attachments: list[tuple[str, str]] = []
+        # The record being changed; None while it is created, when it can have no attachments.
+        self.record_id: uuid.UUID | str | None = None
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(FieldProblem(path, message))
@@ -344,6 +349,7 @@ class _Cleaner:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.add(path, _("must be a list of attachment ids."))
             return None
+        self.attachments.extend((attachment_id, path) for attachment_id in value)
         return value
 
     clean_photo = clean_audio = clean_document = clean_signature = clean_attachments
@@ -355,8 +361,30 @@ class _Cleaner:
         self.locations.append((value, field, path))
         return value
 
+    def check_attachments(self) -> None:
+        """Check that every attachment id belongs to the record being changed."""
+        from tutela.attachments.models import Attachment
+
+        wanted = set()
+        for attachment_id, _path in self.attachments:
+            with contextlib.suppress(ValueError):
+                wanted.add(uuid.UUID(attachment_id))
+        known: set[str] = set()
+        if wanted and self.record_id is not None:
+            rows = Attachment.objects.filter(record_id=self.record_id, id__in=wanted)
+            known = {str(pk) for pk in rows.values_list("id", flat=True)}
+        for attachment_id, path in self.attachments:
+            if attachment_id.lower() not in known:
+                self.add(
+                    path,
+                    _("%(value)s is not a file attached to this record; upload it first.")
+                    % {"value": repr(attachment_id[:40])},
+                )
+
     def check_references(self) -> None:
         """Check that named locations, agencies and users exist, one query per kind."""
+        if self.attachments:
+            self.check_attachments()
         if self.locations:
             codes = {code for code, _, _ in self.locations}
             found = dict(
@@ -504,6 +532,7 @@ def clean_changes(
     creating: bool,
     enforce_editable: bool = True,
     required_sections: Collection[str] | None = None,
+    record_id: uuid.UUID | str | None = None,
 ) -> dict[str, Any]:
     """Return the normalised changes, calculated fields included; raise RecordInvalid.
 
@@ -528,6 +557,7 @@ def clean_changes(
         )
 
     cleaner = _Cleaner(form, enforce_editable=enforce_editable)
+    cleaner.record_id = record_id
     cleaned = cleaner.clean_fields(changes, form.fields, form.archived_fields, "")
     cleaner.check_references()
 
