@@ -106,7 +106,9 @@ def add_attachment(
 
     with transaction.atomic():
         # The row lock makes concurrent uploads to one record count one after the other.
-        record = Record.objects.select_for_update().select_related("record_type").get(pk=record_id)
+        # OF self: the joined record type row stays unlocked for saves of other records.
+        records = Record.objects.select_for_update(of=("self",)).select_related("record_type")
+        record = records.get(pk=record_id)
         if Attachment.objects.filter(record=record).count() >= max_per_record():
             raise AttachmentRejected(
                 _(

@@ -128,7 +128,10 @@ def create_record(
 
 
 def _locked(record_id: uuid.UUID | str) -> Record:
-    return Record.objects.select_for_update().select_related("record_type").get(pk=record_id)
+    # OF self: without it, FOR UPDATE also locks the joined record type row, and every save
+    # of every record of that type waits for the one before it.
+    records = Record.objects.select_for_update(of=("self",)).select_related("record_type")
+    return records.get(pk=record_id)
 
 
 def changed_since(record: Record, base_version: int) -> list[str]:
