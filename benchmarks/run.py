@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -221,6 +221,9 @@ def server(
         "--threads", str(threads),
         "--worker-class", "gthread",
         "--timeout", "120",
+        # Clients stay idle between phases; gunicorn closes idle connections after 2 s by
+        # default, and a client reusing one as it closes gets a reset.
+        "--keep-alive", "300",
         "--error-logfile", str(errors),
         "--log-level", "warning",
     ]  # fmt: skip
@@ -317,10 +320,23 @@ class CpuMeter:
 # The phases.
 
 
+def each_client(clients: list[load.Client], step: Callable[[load.Client], None]) -> None:
+    """Run an untimed setup step for every client, trying a failed step once more."""
+
+    def attempt(client: load.Client) -> None:
+        try:
+            step(client)
+        except httpx.TransportError as error:
+            log(f"{client.caseworker.username}: setup failed ({error!r}), trying again.")
+            step(client)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(attempt, clients))
+
+
 def signed_in(base: str, caseworkers: list[load.Caseworker]) -> list[load.Client]:
     clients = [load.Client(base, caseworker, database.PASSWORD) for caseworker in caseworkers]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda client: client.sign_in(), clients))
+    each_client(clients, load.Client.sign_in)
     return clients
 
 
@@ -361,11 +377,10 @@ def run_phases(
 
 def get_ready(clients: list[load.Client], operation: str, layer: str) -> None:
     """Put each client's session in the state the phase starts from (not timed)."""
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        if operation == "list" and layer == "page":
-            list(pool.map(lambda client: client.clear_search(), clients))
-        if operation == "save" and layer == "page":
-            list(pool.map(lambda client: client.read_forms(), clients))
+    if operation == "list" and layer == "page":
+        each_client(clients, load.Client.clear_search)
+    if operation == "save" and layer == "page":
+        each_client(clients, load.Client.read_forms)
 
 
 def benchmark(args: argparse.Namespace, cases: int, tree: Path, code: str) -> dict[str, Any]:
