@@ -3,7 +3,10 @@
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from tutela.configuration.forms import get_form
 from tutela.records import actions
 from tutela.records.models import Record, Status
 from tutela.records.search import (
@@ -11,6 +14,7 @@ from tutela.records.search import (
     SearchError,
     find_by_name,
     find_duplicates,
+    id_number_match,
     search,
 )
 
@@ -188,3 +192,30 @@ def test_word_shaped_like_short_id_searched_as_text(caseworker: Any) -> None:
     wanted = case(caseworker, "Maria", "Sanchez")
     found = search(Criteria("case", text="sanchez")).records
     assert short_ids(found) == {wanted.short_id}
+
+
+def test_id_number_condition_only_for_fields_outside_the_search_vector(db: Any) -> None:
+    form = get_form("case")
+    national_id = form.fields["national_id"]
+    assert not national_id.searchable
+    assert id_number_match("UT123456", form)
+
+    # A searchable id number has its words in the search vector: no condition on the form data,
+    # which would make PostgreSQL read every candidate's data.
+    national_id.searchable = True
+    try:
+        assert not id_number_match("UT123456", form)
+        national_id.sensitive = True
+        assert id_number_match("UT123456", form)
+    finally:
+        national_id.searchable = False
+        national_id.sensitive = False
+
+
+def test_text_search_sorts_the_matches_not_the_whole_index(caseworker: Any) -> None:
+    case(caseworker, "Amal", "Haddad")
+    with CaptureQueriesContext(connection) as queries:
+        search(Criteria("case", text="haddad"))
+    sql = queries.captured_queries[-1]["sql"]
+    # Sorting by an expression keeps PostgreSQL from walking the updated_at index row by row.
+    assert 'ORDER BY ("records_record"."updated_at" + ' in sql
