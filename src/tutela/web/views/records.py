@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -304,8 +305,11 @@ def remember_view(user: User, record: Record) -> None:
 def record_view(request: HttpRequest, record_type: str, record_id: uuid.UUID) -> HttpResponse:
     record = viewable_record(request, record_type, record_id)
     user = signed_in_user(request)
-    record_event(f"{record_type}.view", user=user, object_type=record_type, object_id=record.pk)
-    remember_view(user, record)
+    # One transaction, so that the page costs one commit; the audit entry comes last because
+    # it holds the audit chain's lock until the commit.
+    with transaction.atomic():
+        remember_view(user, record)
+        record_event(f"{record_type}.view", user=user, object_type=record_type, object_id=record.pk)
     form = form_of(record_type)
     display = Display(form, record=record)
     groups = record_groups(display, record.data)
