@@ -90,6 +90,8 @@ def environment(database: str, settings: str = "tutela.settings") -> dict[str, s
         **os.environ,
         "DATABASE_URL": database_url(database),
         "TUTELA_VAR_DIR": str(VAR),
+        # Plain HTTP on loopback: the production-mode TLS checks would stop every command.
+        "TUTELA_MODE": "local",
         "DJANGO_SETTINGS_MODULE": settings,
         "PYTHONPATH": f"{source / 'src'}:{source}",
     }

@@ -40,12 +40,25 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture
 def page(chromium: Any) -> Iterator[Any]:
-    """A fresh browser context (no cookies) and page; a phone-sized window by default."""
+    """A fresh browser context (no cookies) and page; a phone-sized window by default.
+
+    The test fails if Chromium reported a Content Security Policy violation on any page.
+    """
     context = chromium.new_context(viewport={"width": 412, "height": 915}, locale="en")
     context.set_default_timeout(15_000)
     page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda message: record_csp_violation(message.text, violations))
+    # A test that provokes a violation on purpose clears this list.
+    page.csp_violations = violations
     yield page
     context.close()
+    assert violations == [], "Content Security Policy violations in the browser console"
+
+
+def record_csp_violation(text: str, violations: list[str]) -> None:
+    if "Content Security Policy" in text:
+        violations.append(text)
 
 
 def screenshot(page: Any, name: str) -> Path:

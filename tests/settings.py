@@ -39,6 +39,9 @@ key_file = TEST_VAR / "secret_key"
 if not key_file.exists():
     key_file.write_text(secrets.token_urlsafe(50))
 os.environ["TUTELA_VAR_DIR"] = str(TEST_VAR)
+# Tests serve plain HTTP on loopback; tests/test_security_checks.py checks production mode.
+# Set in the environment, so that the tutela commands that tests start inherit it.
+os.environ.setdefault("TUTELA_MODE", "local")
 os.environ["DATABASE_URL"] = choose_database()
 
 from tutela.settings import *  # noqa: E402, F403

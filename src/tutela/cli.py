@@ -26,6 +26,9 @@ def ensure_secret_key(folder: Path) -> None:
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutela.settings")
+    if sys.argv[1:2] == ["quickstart"]:
+        # The quick start serves plain HTTP on 127.0.0.1, which production mode rejects.
+        os.environ.setdefault("TUTELA_MODE", "local")
 
     server = None
     if not os.environ.get("DATABASE_URL") and not os.environ.get("DATABASE_URL_FILE"):

@@ -11,6 +11,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -79,6 +80,21 @@ def secret(name: str, default: str | None = None) -> str | None:
 
 DEBUG = env_bool("TUTELA_DEBUG", False)
 
+# `production` (the default) or `local`. In production mode the system checks in
+# tutela/ops/security_checks.py (tutela.E001...) stop every command on DEBUG, a weak secret key,
+# missing TLS settings or a secrets file that other users can read, and cookies default to
+# Secure. `tutela quickstart` and the embedded PostgreSQL (no DATABASE_URL) default to local,
+# because they serve plain HTTP on 127.0.0.1.
+TUTELA_MODE = os.environ.get(
+    "TUTELA_MODE", "local" if os.environ.get("TUTELA_EMBEDDED_POSTGRES") == "1" else "production"
+)
+if TUTELA_MODE not in ("production", "local"):
+    raise ImproperlyConfigured(
+        f"TUTELA_MODE={TUTELA_MODE!r} is not a mode; use production or local."
+    )
+PRODUCTION = TUTELA_MODE == "production"
+TUTELA_SECRETS_FILE = os.environ.get("TUTELA_SECRETS_FILE", "")
+
 # The quick start writes a random key under var/; production sets one in the secrets file.
 SECRET_KEY = secret("SECRET_KEY") or ""
 if not SECRET_KEY:
@@ -118,6 +134,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise, which serves static files itself (compressed by collectstatic).
     "tutela.web.middleware.CompressPagesMiddleware",
@@ -188,9 +205,38 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 SESSION_COOKIE_HTTPONLY = True
-# The quick start serves plain HTTP on 127.0.0.1; a site behind TLS sets this to true.
-SESSION_COOKIE_SECURE = env_bool("TUTELA_SECURE_COOKIES", False)
+# Secure cookies travel over HTTPS only, so local mode (plain HTTP on 127.0.0.1) turns them off.
+SESSION_COOKIE_SECURE = env_bool("TUTELA_SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Hardening headers (docs/settings.md). The policy allows no inline script or style: pages load
+# tutela.js and tutela.css only, and the API documentation loads its start script as a file.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "connect-src": [CSP.SELF],
+    "worker-src": [CSP.SELF],
+    "manifest-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    # No form-action: Chromium applies it to the redirects after a form is sent, which would
+    # block signing in through an external OpenID Connect provider.
+    "frame-ancestors": [CSP.NONE],
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Seconds browsers keep to HTTPS after a visit. SecurityMiddleware sends the header on HTTPS
+# requests only, so Django must recognise them (TUTELA_TLS_PROXY or TUTELA_SSL_REDIRECT).
+SECURE_HSTS_SECONDS = env_int("TUTELA_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TUTELA_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("TUTELA_SSL_REDIRECT", False)
+# Behind a reverse proxy that ends TLS and sets X-Forwarded-Proto (and strips it from clients).
+if env_bool("TUTELA_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_AGE = env_int("TUTELA_SESSION_MAX_AGE", 12 * 3600)
 
 LANGUAGE_CODE = "en"

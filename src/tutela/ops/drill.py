@@ -100,6 +100,7 @@ def start_server(port: int, database_url: str, media: Path) -> subprocess.Popen[
             "DJANGO_SETTINGS_MODULE": "tutela.settings",
             "TUTELA_MEDIA_ROOT": str(media),
             # The scratch site serves plain HTTP on 127.0.0.1 only.
+            "TUTELA_MODE": "local",
             "TUTELA_SECURE_COOKIES": "false",
             "TUTELA_ALLOWED_HOSTS": "127.0.0.1",
             "TUTELA_DEBUG": "false",

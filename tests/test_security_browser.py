@@ -1,0 +1,31 @@
+"""The Content Security Policy in Chromium: pages work and report no violation.
+
+The `page` fixture (tests/browser.py) fails any browser test whose console reports a
+violation; these tests visit the pages that no other browser test opens.
+"""
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_api_docs_render_under_policy(page: Any, live_server: Any) -> None:
+    page.goto(f"{live_server.url}/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .info", timeout=15_000)
+    assert page.locator(".swagger-ui .info .title").inner_text().startswith("Tutela API")
+
+
+def test_inline_script_blocked(page: Any, live_server: Any) -> None:
+    page.goto(f"{live_server.url}/sign-in/")
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.evaluate(
+        "() => { const s = document.createElement('script');"
+        " s.textContent = 'window.injected = 1'; document.head.appendChild(s); }"
+    )
+    assert page.evaluate("() => window.injected") is None
+    assert any("Content Security Policy" in text for text in messages)
+    # Expected here, so the fixture must not fail the test on it.
+    page.csp_violations.clear()
