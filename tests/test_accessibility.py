@@ -163,7 +163,7 @@ def tab_until(page: Any, selector: str, limit: int = 80) -> list[str]:
 def test_keyboard_sign_in_order(page: Any, site: str) -> None:
     page.goto(f"{site}/sign-in/")
     # The form puts the cursor in the username field on arrival.
-    assert page.evaluate("() => document.activeElement.name") == "username"
+    assert page.evaluate("() => document.activeElement.name") == "login"
     assert focus_outline(page)["style"] != "none"
 
     visited = tab_until(page, "button[type=submit].primary")

@@ -73,13 +73,11 @@ def test_anonymous_visitor_is_sent_to_sign_in(url: str) -> None:
 def test_sign_in_page_renders() -> None:
     response = Client().get("/sign-in/")
     assert response.status_code == 200
-    assert 'name="username"' in response.content.decode()
+    assert 'name="login"' in response.content.decode()
 
 
 def test_sign_in_with_password_goes_home(caseworker: User) -> None:
-    response = Client().post(
-        "/sign-in/", {"username": "amina", "password": "correct horse battery"}
-    )
+    response = Client().post("/sign-in/", {"login": "amina", "password": "correct horse battery"})
     assert response.status_code == 302
     assert response["Location"] == "/"
 
@@ -100,7 +98,7 @@ def test_password_change_clears_the_flag(caseworker: User) -> None:
     caseworker.must_change_password = True
     caseworker.save()
     client = Client()
-    client.post("/sign-in/", {"username": "amina", "password": "correct horse battery"})
+    client.post("/sign-in/", {"login": "amina", "password": "correct horse battery"})
     response = client.post(
         "/password/",
         {

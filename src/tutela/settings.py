@@ -123,6 +123,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "tutela.access",
+    # Before allauth, so that its templates for allauth's pages win.
+    "tutela.signin",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "tutela.configuration",
     "tutela.records",
     "tutela.web",
@@ -146,6 +153,9 @@ MIDDLEWARE = [
     "tutela.web.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "tutela.signin.middleware.SessionTimeoutMiddleware",
+    "tutela.signin.middleware.RequireMfaMiddleware",
     "tutela.web.middleware.UserTimezoneMiddleware",
     "tutela.audit.context.AuditContextMiddleware",
 ]
@@ -196,12 +206,20 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Argon2id for new passwords. Older scrypt and PBKDF2 hashes still verify, and Django rehashes
+# them with Argon2 at the next successful sign-in.
 AUTH_PASSWORD_VALIDATORS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": 12},
+# Length and a list of common and breached passwords; no composition rules.
     },
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "tutela.signin.passwords.CommonPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 
 SESSION_COOKIE_HTTPONLY = True
@@ -241,7 +259,9 @@ SESSION_COOKIE_AGE = env_int("TUTELA_SESSION_MAX_AGE", 12 * 3600)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [
+# Absolute session timeout in seconds, counted from sign-in; the idle timeout is below.
     ("en", _("English")),
+TUTELA_SESSION_IDLE_TIMEOUT = env_int("TUTELA_SESSION_IDLE_TIMEOUT", 30 * 60)
     ("fr", _("French")),
     ("es", _("Spanish")),
     ("pt", _("Portuguese")),
@@ -349,10 +369,12 @@ TUTELA_DR_DIR = Path(os.environ.get("TUTELA_DR_DIR", VAR_DIR / "dr")).resolve()
 # as the server from /usr/lib/postgresql/*/bin, the embedded package and PATH.
 TUTELA_PG_BIN_DIR = os.environ.get("TUTELA_PG_BIN_DIR", "")
 
-# Outgoing mail (backup failure alerts): SMTP with STARTTLS.
+# Outgoing mail (onboarding and password reset links, backup failure alerts): SMTP with
+# STARTTLS and a verified server certificate. Plain SMTP needs TUTELA_SMTP_ALLOW_PLAIN as well,
+# for a test server only.
 MAILERS = {
     "default": {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "BACKEND": "tutela.signin.mail.StartTlsEmailBackend",
         "OPTIONS": {
             "host": os.environ.get("TUTELA_SMTP_HOST", "localhost"),
             "port": env_int("TUTELA_SMTP_PORT", 587),
@@ -364,9 +386,103 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = os.environ.get("TUTELA_MAIL_FROM", "tutela@localhost")
+            "ca_file": os.environ.get("TUTELA_SMTP_CA_FILE", ""),
+            "allow_plain": env_bool("TUTELA_SMTP_ALLOW_PLAIN", False),
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Attachments (photos, audio, documents, signatures): the largest file accepted, in megabytes,
 # and the most files one record may hold.
 TUTELA_MAX_UPLOAD_MB = env_int("TUTELA_MAX_UPLOAD_MB", 20)
 TUTELA_MAX_ATTACHMENTS_PER_RECORD = env_int("TUTELA_MAX_ATTACHMENTS_PER_RECORD", 100)
+
+# Sign-in (django-allauth): usernames and passwords, MFA and OpenID Connect. See docs/settings.md.
+ACCOUNT_ADAPTER = "tutela.signin.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "tutela.signin.adapters.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_FORMS = {"login": "tutela.signin.forms.SignInForm"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PRESERVE_USERNAME_CASING = True
+# Tutela's own lockout (tutela.signin.lockout) replaces allauth's fixed-window login limit.
+ACCOUNT_RATE_LIMITS = {"login_failed": False}
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = os.environ.get("TUTELA_MFA_TOTP_ISSUER", "Tutela")
+# WebAuthn needs a secure context. Browsers count http://localhost as one, but the fido2
+# library checks the origin itself; this lets a test or the quick start use plain HTTP there.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("TUTELA_WEBAUTHN_ALLOW_HTTP", False)
+
+# Lockout after failed sign-ins, per account and per client address: after
+# TUTELA_LOCKOUT_FREE_FAILURES failures, each further failure locks sign-in for a delay that
+# doubles from TUTELA_LOCKOUT_BASE_DELAY seconds up to TUTELA_LOCKOUT_MAX_DELAY seconds.
+TUTELA_LOCKOUT_FREE_FAILURES = env_int("TUTELA_LOCKOUT_FREE_FAILURES", 5)
+TUTELA_LOCKOUT_BASE_DELAY = env_int("TUTELA_LOCKOUT_BASE_DELAY", 30)
+TUTELA_LOCKOUT_MAX_DELAY = env_int("TUTELA_LOCKOUT_MAX_DELAY", 3600)
+# Failures from one address count more slowly than failures on one account, because many
+# users may share an office's address.
+TUTELA_LOCKOUT_ADDRESS_FREE_FAILURES = env_int("TUTELA_LOCKOUT_ADDRESS_FREE_FAILURES", 20)
+# A counter starts again from zero after this many seconds without a failure.
+TUTELA_LOCKOUT_FORGET_AFTER = env_int("TUTELA_LOCKOUT_FORGET_AFTER", 24 * 3600)
+
+# Onboarding and password reset links: hours until a link expires.
+TUTELA_SIGNIN_LINK_HOURS = env_int("TUTELA_SIGNIN_LINK_HOURS", 72)
+# The address that links in emails start with, such as https://tutela.example.org.
+TUTELA_BASE_URL = os.environ.get("TUTELA_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# OpenID Connect sign-in through an external identity provider (Keycloak, Entra ID).
+TUTELA_OIDC_SERVER_URL = os.environ.get("TUTELA_OIDC_SERVER_URL", "")
+TUTELA_OIDC_CLIENT_ID = os.environ.get("TUTELA_OIDC_CLIENT_ID", "")
+TUTELA_OIDC_PROVIDER_NAME = os.environ.get("TUTELA_OIDC_PROVIDER_NAME", "Single sign-on")
+TUTELA_OIDC_GROUPS_CLAIM = os.environ.get("TUTELA_OIDC_GROUPS_CLAIM", "groups")
+TUTELA_OIDC_USERNAME_CLAIM = os.environ.get("TUTELA_OIDC_USERNAME_CLAIM", "preferred_username")
+TUTELA_OIDC_CREATE_USERS = env_bool("TUTELA_OIDC_CREATE_USERS", False)
+
+
+def env_json_mapping(name: str) -> dict[str, list[str]]:
+    """Parse a JSON object of provider group name to a list of Tutela role unique_ids."""
+    import json
+
+    text = os.environ.get(name, "") or str(SECRETS.get(name.lower().removeprefix("tutela_"), ""))
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {e}") from None
+    valid = isinstance(value, dict) and all(
+        isinstance(roles, list) and all(isinstance(role, str) for role in roles)
+        for roles in value.values()
+    )
+    if not valid:
+        raise ImproperlyConfigured(
+            f'{name} must map each group name to a list of role unique_ids, such as '
+            f'{{"child-protection-managers": ["manager"]}}.'
+        )
+    return value
+
+
+TUTELA_OIDC_ROLE_MAP = env_json_mapping("TUTELA_OIDC_ROLE_MAP")
+SOCIALACCOUNT_ONLY = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_PROVIDERS: dict[str, Any] = {"openid_connect": {"APPS": []}}
+if TUTELA_OIDC_SERVER_URL:
+    if not TUTELA_OIDC_CLIENT_ID:
+        raise ImproperlyConfigured(
+            "TUTELA_OIDC_SERVER_URL is set but TUTELA_OIDC_CLIENT_ID is empty: set the client "
+            "id that the identity provider gave Tutela."
+        )
+    SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"].append(
+        {
+            "provider_id": "oidc",
+            "name": TUTELA_OIDC_PROVIDER_NAME,
+            "client_id": TUTELA_OIDC_CLIENT_ID,
+            "secret": secret("OIDC_CLIENT_SECRET") or "",
+            "settings": {
+                "server_url": TUTELA_OIDC_SERVER_URL,
+                "oauth_pkce_enabled": True,
+                "scope": env_list("TUTELA_OIDC_SCOPES", "openid,profile,email"),
+            },
+        }
+    )

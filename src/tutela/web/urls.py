@@ -1,6 +1,7 @@
 from django.urls import path
 from django.views.i18n import set_language
 
+from tutela.signin.views import SignInView
 from tutela.web import record_urls
 from tutela.web.views import auth, home
 from tutela.web.views import configuration as config
@@ -9,7 +10,7 @@ app_name = "web"
 
 urlpatterns = [
     path("", home.home, name="home"),
-    path("sign-in/", auth.SignInView.as_view(), name="login"),
+    path("sign-in/", SignInView.as_view(), name="login"),
     path("sign-out/", auth.SignOutView.as_view(), name="logout"),
     path("password/", auth.PasswordChangeView.as_view(), name="password_change"),
     path("language/", set_language, name="set_language"),

@@ -1,4 +1,7 @@
-"""Sign in, sign out and the password change that a new account must make first."""
+"""Sign out and the password change that a new account must make first.
+
+The sign-in page is allauth's (tutela.signin.views.SignInView).
+"""
 
 from typing import Any
 
@@ -11,11 +14,6 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 
 from tutela.access.models import User
-
-
-class SignInView(auth_views.LoginView):
-    template_name = "web/sign_in.html"
-    redirect_authenticated_user = True
 
 
 class SignOutView(auth_views.LogoutView):
