@@ -143,6 +143,14 @@ def colleague(agency: Any) -> Any:
 
 
 @pytest.fixture(autouse=True)
+def fresh_data_keys() -> None:
+    """Drop the data keys cached by earlier tests, whose rows a rollback or TRUNCATE removed."""
+    from tutela.encryption.envelope import forget_cached_keys
+
+    forget_cached_keys()
+
+
+@pytest.fixture(autouse=True)
 def english_by_default() -> Iterator[None]:
     """Start every test in English, whatever language an earlier test left active."""
     from django.utils import translation

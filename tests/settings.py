@@ -38,6 +38,10 @@ TEST_VAR.mkdir(parents=True, exist_ok=True)
 key_file = TEST_VAR / "secret_key"
 if not key_file.exists():
     key_file.write_text(secrets.token_urlsafe(50))
+# Encryption at rest is on in tests, as in the quick start: a master key and an index key.
+from tutela.encryption.keyring import ensure_keys_file  # noqa: E402
+
+ensure_keys_file(TEST_VAR / "keys.toml")
 os.environ["TUTELA_VAR_DIR"] = str(TEST_VAR)
 # Tests serve plain HTTP on loopback; tests/test_security_checks.py checks production mode.
 # Set in the environment, so that the tutela commands that tests start inherit it.

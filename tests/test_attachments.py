@@ -19,6 +19,7 @@ from tutela.attachments.models import Attachment
 from tutela.audit.models import AuditEntry
 from tutela.configuration.forms import get_form
 from tutela.configuration.models import Field
+from tutela.encryption.files import decrypt_bytes, is_encrypted
 from tutela.records import actions
 from tutela.records.models import Record
 
@@ -215,7 +216,7 @@ def test_stored_name_is_not_the_file_name(stored: Attachment) -> None:
 
 
 def test_stored_file_has_no_gps(stored: Attachment, media: Path) -> None:
-    data = (media / stored.storage_name).read_bytes()
+    data = decrypt_bytes((media / stored.storage_name).read_bytes())
     assert not Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo)
 
 
@@ -223,6 +224,12 @@ def test_stored_checksum_is_of_the_stored_bytes(stored: Attachment, media: Path)
     import hashlib
 
     assert stored.sha256 == hashlib.sha256((media / stored.storage_name).read_bytes()).hexdigest()
+
+
+def test_stored_file_is_encrypted(stored: Attachment, media: Path) -> None:
+    data = (media / stored.storage_name).read_bytes()
+    assert is_encrypted(data)
+    assert Image.open(io.BytesIO(decrypt_bytes(data))).format == "JPEG"
 
 
 def test_upload_is_audited_without_the_file_name(stored: Attachment) -> None:

@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "tutela.audit",
     "tutela.ops",
     "tutela.attachments",
+    "tutela.encryption",
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,8 @@ from tutela.attachments import content
 from tutela.attachments.models import Attachment
 from tutela.audit.log import record_event
 from tutela.configuration.models import Field
+from tutela.encryption import envelope
+from tutela.encryption.files import FileKey
 from tutela.records.models import Record
 
 logger = logging.getLogger(__name__)
@@ -120,13 +122,15 @@ def add_attachment(
         # The files are written before the row that names them commits, as the backups expect
         # (tutela.ops.documents); a failed transaction leaves an unreferenced file, never a row
         # without its file.
-        # TODO: encryption at rest and the S3 and Azure Blob backends (django-storages) come in
-        # a later issue; until then files are stored in clear on the local disk.
-        stored_name = storage().save(f"{folder}/{attachment_id.hex}", ContentFile(prepared.data))
+        # With encryption at rest on, the storage (local disk, S3 or Azure Blob) only ever
+        # holds the encrypted bytes, under a new data key for this file (tutela.encryption).
+        seal = FileKey().encrypt if envelope.enabled() else bytes
+        stored = seal(prepared.data)
+        stored_name = storage().save(f"{folder}/{attachment_id.hex}", ContentFile(stored))
         thumbnail_name = ""
         if prepared.thumbnail is not None:
             thumbnail_name = storage().save(
-                f"{folder}/{attachment_id.hex}-thumbnail", ContentFile(prepared.thumbnail)
+                f"{folder}/{attachment_id.hex}-thumbnail", ContentFile(seal(prepared.thumbnail))
             )
         attachment = Attachment.objects.create(
             id=attachment_id,
@@ -135,7 +139,8 @@ def add_attachment(
             file_name=(upload.name or "")[-255:] or attachment_id.hex,
             content_type=prepared.content_type,
             size=len(prepared.data),
-            sha256=hashlib.sha256(prepared.data).hexdigest(),
+            # Of the stored bytes: a hash of the plain file would confirm a guess of its content.
+            sha256=hashlib.sha256(stored).hexdigest(),
             storage_name=stored_name,
             thumbnail_name=thumbnail_name,
             uploaded_by=user,

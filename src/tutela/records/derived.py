@@ -14,6 +14,9 @@ from django.db.models.expressions import CombinedExpression
 
 from tutela.configuration.forms import FormDefinition
 from tutela.configuration.models import Field, translate
+from tutela.encryption import search as sealed_search
+from tutela.encryption.fields import POLICY_ATTRIBUTE
+from tutela.encryption.policy import policy_of_form
 from tutela.lib import names
 from tutela.records.models import Record
 
@@ -35,7 +38,11 @@ def name_values(record: Record, form: FormDefinition) -> list[str]:
 
 
 def first_value(record: Record, form: FormDefinition, semantic: str) -> Any:
+    # A sensitive field's value must not reach the plain match_* columns.
+    sensitive = policy_of_form(form).fields
     for name in form.semantic.get(semantic, []):
+        if name in sensitive:
+            continue
         value = record.data.get(name)
         if value not in (None, "", []):
             return value
@@ -59,11 +66,20 @@ def birth_year(record: Record, form: FormDefinition) -> int | None:
 
 def refresh(record: Record, form: FormDefinition) -> None:
     """Recompute the derived columns (all but the search vector) from `record.data`."""
+    rules = policy_of_form(form)
+    setattr(record, POLICY_ATTRIBUTE, rules)
     record.display_name = " ".join(name_values(record, form))[:300]
     record.name_keys = names.name_keys(name_values(record, form))
+    if rules.names:
+        record.name_keys = sealed_search.hashed_name_keys(record.name_keys)
+    record.search_tokens = sealed_search.tokens_of_texts(
+        fold_for_search(text)
+        for name in sealed_search.token_fields(form)
+        for text in _texts(form, form.fields[name], record.data.get(name))
+    )
 
     registration = record.data.get("registration_date")
-    if isinstance(registration, str):
+    if isinstance(registration, str) and "registration_date" not in rules.fields:
         try:
             record.registration_date = dt.date.fromisoformat(registration)
         except ValueError:
@@ -78,7 +94,11 @@ def refresh(record: Record, form: FormDefinition) -> None:
 
 def searchable_text(record: Record, form: FormDefinition) -> str:
     parts = [record.short_id]
+    sensitive = policy_of_form(form).fields
     for field in form.searchable_fields():
+        if field.name in sensitive:
+            # Found through keyed hashes in search_tokens instead (see refresh).
+            continue
         parts.extend(_texts(form, field, record.data.get(field.name)))
     return fold_for_search(" ".join(parts))
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tutela.access.models import Agency
 from tutela.configuration.models import RecordType
+from tutela.encryption.fields import SealedDisplayNameField, SealedJSONField
 
 
 class Status(models.TextChoices):
@@ -32,7 +33,8 @@ class Record(models.Model):
     workflow_stage = models.CharField(max_length=50, default="new")
     disabled = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=1)
-    data = models.JSONField(default=dict)
+    # Values of fields marked sensitive are encrypted here (tutela.encryption).
+    data = SealedJSONField(default=dict)
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -50,9 +52,15 @@ class Record(models.Model):
     registration_date = models.DateField(null=True, blank=True)
 
     # Derived on save, for search and duplicate detection.
-    display_name = models.CharField(max_length=300, blank=True)
+    # Encrypted when the name fields are sensitive.
+    display_name = SealedDisplayNameField(blank=True)
+    # Built from searchable fields that are not sensitive.
     search_vector = SearchVectorField(null=True)
-    # Normalised and phonetic keys of every name token (see records/names.py).
+    # Keyed hashes (HMAC) of the words and whole values of sensitive searchable and id-number
+    # fields, for exact-match search without their plain text (tutela.encryption.search).
+    search_tokens = ArrayField(models.CharField(max_length=30), default=list)
+    # Normalised and phonetic keys of every name token (see lib/names.py); keyed hashes of
+    # them when the name fields are sensitive.
     name_keys = ArrayField(models.CharField(max_length=60), default=list)
     match_sex = models.CharField(max_length=50, blank=True)
     match_birth_year = models.SmallIntegerField(null=True, blank=True)
@@ -68,6 +76,7 @@ class Record(models.Model):
             models.Index(fields=["record_type", "agency", "status"], name="record_agency"),
             GinIndex(fields=["search_vector"], name="record_search"),
             GinIndex(fields=["name_keys"], name="record_name_keys"),
+            GinIndex(fields=["search_tokens"], name="record_search_tokens"),
             GinIndex(fields=["data"], name="record_data", opclasses=["jsonb_path_ops"]),
         ]
 
@@ -86,8 +95,8 @@ class RecordHistory(models.Model):
     )
     at = models.DateTimeField()
     # {field name: {"old": value, "new": value}}; record-level columns use a "$" prefix
-    # ("$status", "$disabled", "$owner").
-    changes = models.JSONField(default=dict)
+    # ("$status", "$disabled", "$owner"). Values of sensitive fields are encrypted.
+    changes = SealedJSONField(kind="changes", default=dict)
 
     class Meta:
         ordering = ["record", "version"]

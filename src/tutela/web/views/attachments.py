@@ -8,13 +8,16 @@ not stay on a shared phone or in a proxy.
 import uuid
 from typing import cast
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from tutela.attachments.actions import storage
 from tutela.attachments.content import EXTENSIONS
 from tutela.attachments.models import Attachment
 from tutela.audit.log import record_event
+from tutela.encryption.files import MAGIC, decrypt_stream, is_encrypted
 from tutela.web.decorators import signed_in
 from tutela.web.views.records import attachment_of
 
@@ -29,9 +32,19 @@ def respond(attachment: Attachment, name: str, content_type: str, inline: bool) 
     if extension and not file_name.lower().endswith(f".{extension}"):
         # The stored type decides the extension, so the file opens as what it is.
         file_name = f"{file_name}.{extension}"
-    response = FileResponse(
-        handle, as_attachment=not inline, filename=file_name, content_type=content_type
-    )
+    head = handle.read(len(MAGIC))
+    handle.seek(0)
+    response: HttpResponseBase
+    if is_encrypted(head):
+        response = StreamingHttpResponse(decrypt_stream(handle), content_type=content_type)
+        response["Content-Disposition"] = content_disposition_header(not inline, file_name)
+        if name == attachment.storage_name:
+            response["Content-Length"] = str(attachment.size)
+    else:
+        # Stored before encryption at rest was on, or with it off.
+        response = FileResponse(
+            handle, as_attachment=not inline, filename=file_name, content_type=content_type
+        )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     # Opened on its own, a file runs nothing and loads nothing.
