@@ -203,18 +203,18 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
 
+# Argon2id for new passwords. Older scrypt and PBKDF2 hashes still verify, and Django rehashes
+# them with Argon2 at the next successful sign-in.
 PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
-# Argon2id for new passwords. Older scrypt and PBKDF2 hashes still verify, and Django rehashes
-# them with Argon2 at the next successful sign-in.
+# Length and a list of common and breached passwords; no composition rules.
 AUTH_PASSWORD_VALIDATORS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": 12},
-# Length and a list of common and breached passwords; no composition rules.
     },
     {"NAME": "tutela.signin.passwords.CommonPasswordValidator"},
 ]
@@ -256,13 +256,13 @@ SECURE_SSL_REDIRECT = env_bool("TUTELA_SSL_REDIRECT", False)
 # Behind a reverse proxy that ends TLS and sets X-Forwarded-Proto (and strips it from clients).
 if env_bool("TUTELA_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Absolute session timeout in seconds, counted from sign-in; the idle timeout is below.
 SESSION_COOKIE_AGE = env_int("TUTELA_SESSION_MAX_AGE", 12 * 3600)
+TUTELA_SESSION_IDLE_TIMEOUT = env_int("TUTELA_SESSION_IDLE_TIMEOUT", 30 * 60)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [
-# Absolute session timeout in seconds, counted from sign-in; the idle timeout is below.
     ("en", _("English")),
-TUTELA_SESSION_IDLE_TIMEOUT = env_int("TUTELA_SESSION_IDLE_TIMEOUT", 30 * 60)
     ("fr", _("French")),
     ("es", _("Spanish")),
     ("pt", _("Portuguese")),
@@ -383,12 +383,12 @@ MAILERS = {
             "username": os.environ.get("TUTELA_SMTP_USER", ""),
             "password": secret("SMTP_PASSWORD") or "",
             "timeout": env_int("TUTELA_SMTP_TIMEOUT", 30),
+            "ca_file": os.environ.get("TUTELA_SMTP_CA_FILE", ""),
+            "allow_plain": env_bool("TUTELA_SMTP_ALLOW_PLAIN", False),
         },
     }
 }
 DEFAULT_FROM_EMAIL = os.environ.get("TUTELA_MAIL_FROM", "tutela@localhost")
-            "ca_file": os.environ.get("TUTELA_SMTP_CA_FILE", ""),
-            "allow_plain": env_bool("TUTELA_SMTP_ALLOW_PLAIN", False),
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Attachments (photos, audio, documents, signatures): the largest file accepted, in megabytes,
