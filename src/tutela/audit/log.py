@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tutela.audit.context import current_request
-from tutela.audit.models import AuditEntry, Outcome
+from tutela.audit.models import AuditChainStart, AuditEntry, Outcome
 from tutela.lib.canonical import canonical_json
 
 logger = logging.getLogger(__name__)
@@ -118,9 +118,16 @@ def iter_entries(batch: int = 5000) -> Iterator[AuditEntry]:
         last_id = rows[-1].id
 
 
+def chain_start_hash() -> str:
+    """Return the hash the oldest kept entry must follow: the genesis hash, or the hash that
+    the retention job recorded when it last deleted the oldest entries."""
+    start = AuditChainStart.objects.order_by("-id").first()
+    return start.previous_hash if start else GENESIS_HASH
+
+
 def verify_chain() -> VerifyResult:
     """Recompute every hash in order; return the first entry whose chain is broken."""
-    previous = GENESIS_HASH
+    previous = chain_start_hash()
     checked = 0
     for entry in iter_entries():
         if entry.previous_hash != previous:

@@ -44,3 +44,37 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.action} {self.object_type}:{self.object_id}"
+
+
+class AuditChainStart(models.Model):
+    """The start of the audit chain after the retention job deleted its oldest entries.
+
+    `tutela audit verify` starts from the newest row: its `first_kept_id` entry must be the
+    oldest entry left, and that entry's `previous_hash` must equal the one recorded here.
+    Rows are written only by the database function `audit_delete_before`.
+    """
+
+    first_kept_id = models.BigIntegerField()
+    previous_hash = models.CharField(max_length=64)
+    deleted_count = models.BigIntegerField()
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"chain starts at #{self.first_kept_id}"
+
+
+class RetentionPolicy(models.Model):
+    """The `retention` part of the configuration document in force (one row, id 1).
+
+    Kept as the document has it, so that `config dump` returns it unchanged; the rules are
+    checked when the document is loaded (tutela.audit.retention_rules).
+    """
+
+    document = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "retention policy"

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connection, models, transaction
 
+from tutela.audit.retention_rules import apply_retention, dump_retention
 from tutela.configuration import schema
 from tutela.configuration.models import (
     ConfigurationState,
@@ -97,6 +98,8 @@ def load_configuration(document: Any) -> LoadSummary:
         _apply_lookups(document.get("lookups", []), summary)
         for order, record_type_doc in enumerate(document.get("record_types", [])):
             _apply_record_type(record_type_doc, order, summary)
+        if "retention" in document:
+            apply_retention(document["retention"])
         invalidate_cache()
     logger.info(
         "Loaded configuration: %d record types, %d sections, %d fields, %d lookups, "
@@ -245,6 +248,9 @@ def dump_configuration() -> dict[str, Any]:
     }
     for record_type in RecordType.objects.prefetch_related("groups", "sections__fields"):
         document["record_types"].append(dump_record_type(record_type))
+    retention = dump_retention()
+    if retention is not None:
+        document["retention"] = retention
     return document
 
 

@@ -85,7 +85,7 @@ SECTION_KEYS = frozenset(
     }
 )
 RECORD_TYPE_KEYS = frozenset({"unique_id", "name", "form_groups", "form_sections", "order"})
-DOCUMENT_KEYS = frozenset({"format", "locales", "record_types", "lookups", "source"})
+DOCUMENT_KEYS = frozenset({"format", "locales", "record_types", "lookups", "source", "retention"})
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,24 @@ def check_document(document: Any) -> list[Problem]:
     record_types = document.get("record_types", [])
     if checker.require_list(record_types, "record_types"):
         _check_record_types(checker, record_types, lookups)
+    if "retention" in document:
+        _check_retention(checker, document["retention"], record_types)
     return checker.problems
+
+
+
+def _check_retention(checker: _Checker, section: Any, record_types: Any) -> None:
+    """Check the retention rules (see tutela.audit.retention_rules)."""
+    # Imported here: this module stays free of Django models at import time.
+    from tutela.audit.retention_rules import check_retention
+
+    type_ids = [
+        rt["unique_id"]
+        for rt in (record_types if isinstance(record_types, list) else [])
+        if isinstance(rt, dict) and isinstance(rt.get("unique_id"), str)
+    ]
+    for path, message in check_retention(section, type_ids):
+        checker.add(path, message)
 
 
 def _check_lookups(checker: _Checker, lookups: Any) -> set[str]:

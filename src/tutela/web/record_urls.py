@@ -6,7 +6,7 @@ from typing import Any
 from django.urls import URLPattern, path
 
 from tutela.web.routes import CASE, case_route_name
-from tutela.web.views import attachments, editing, records, searches
+from tutela.web.views import attachments, audit, editing, records, searches
 
 ROUTES: list[tuple[str, Callable[..., Any], str]] = [
     ("", records.record_list, "list"),
@@ -16,6 +16,7 @@ ROUTES: list[tuple[str, Callable[..., Any], str]] = [
     ("searches/<int:search_id>/delete", searches.delete_search, "search_delete"),
     ("<uuid:record_id>/", records.record_view, "view"),
     ("<uuid:record_id>/history", records.record_history, "history"),
+    ("<uuid:record_id>/access-log", audit.record_access_log, "access_log"),
     ("<uuid:record_id>/disabled", records.record_disable, "disable"),
     ("<uuid:record_id>/sections/<slug:section_id>/edit", editing.section_edit, "edit"),
 ]
