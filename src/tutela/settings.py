@@ -153,12 +153,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tutela.web.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After the messages middleware: both tell the user why they were sent elsewhere.
     "tutela.signin.middleware.SessionTimeoutMiddleware",
     "tutela.signin.middleware.RequireMfaMiddleware",
     "tutela.web.middleware.UserTimezoneMiddleware",
     "tutela.audit.context.AuditContextMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "tutela.urls"
@@ -440,30 +441,26 @@ TUTELA_OIDC_USERNAME_CLAIM = os.environ.get("TUTELA_OIDC_USERNAME_CLAIM", "prefe
 TUTELA_OIDC_CREATE_USERS = env_bool("TUTELA_OIDC_CREATE_USERS", False)
 
 
-def env_json_mapping(name: str) -> dict[str, list[str]]:
-    """Parse a JSON object of provider group name to a list of Tutela role unique_ids."""
+def env_role_map(name: str) -> dict[str, str]:
+    """Parse a JSON object of provider group name to Tutela role unique_id."""
     import json
 
-    text = os.environ.get(name, "") or str(SECRETS.get(name.lower().removeprefix("tutela_"), ""))
+    text = os.environ.get(name, "")
     if not text:
         return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise ImproperlyConfigured(f"{name} is not valid JSON: {e}") from None
-    valid = isinstance(value, dict) and all(
-        isinstance(roles, list) and all(isinstance(role, str) for role in roles)
-        for roles in value.values()
-    )
-    if not valid:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ImproperlyConfigured(
-            f'{name} must map each group name to a list of role unique_ids, such as '
-            f'{{"child-protection-managers": ["manager"]}}.'
+            f"{name} must map each group name to one role unique_id, such as "
+            '{"child-protection-managers": "manager"}.'
         )
     return value
 
 
-TUTELA_OIDC_ROLE_MAP = env_json_mapping("TUTELA_OIDC_ROLE_MAP")
+TUTELA_OIDC_ROLE_MAP = env_role_map("TUTELA_OIDC_ROLE_MAP")
 SOCIALACCOUNT_ONLY = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False

@@ -50,7 +50,7 @@ class ForgotPasswordForm(forms.Form):
     )
 
 
-class NewUserForm(forms.ModelForm[User]):
+class NewUserForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = User
         fields = ["username", "first_name", "last_name", "email", "locale", "agency"]

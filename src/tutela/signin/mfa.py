@@ -10,12 +10,10 @@ ENROLLED_SESSION_KEY = "tutela_mfa_enrolled"
 
 
 def mfa_required(user: Any) -> bool:
-    """Return whether any of the user's roles requires MFA."""
-    roles = getattr(user, "roles", None)
-    if roles is None:
-        # NOTE: until tutela.access gives users roles, no user is required to use MFA.
-        return False
-    return bool(roles.filter(mfa_required=True).exists())
+    """Return whether the user's role requires MFA (by default, a role that manages users,
+    roles, configuration or the system does)."""
+    role = getattr(user, "role", None)
+    return bool(role is not None and role.mfa_required)
 
 
 def has_mfa(user: Any) -> bool:

@@ -4,11 +4,10 @@ import logging
 from typing import Any
 
 from allauth.socialaccount.models import SocialLogin
-from django.apps import apps
 from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 
-from tutela.access.models import User
+from tutela.access.models import Role, User
 from tutela.audit.log import record_event
 
 logger = logging.getLogger(__name__)
@@ -43,45 +42,34 @@ def find_user(claims: dict[str, Any]) -> User | None:
     return User.objects.filter(username__iexact=username, is_active=True).first()
 
 
-def role_model() -> type[models.Model] | None:
-    try:
-        return apps.get_model("access", "Role")
-    except LookupError:
-        return None
-
-
 @transaction.atomic
-def apply_role_mapping(user: Any, claims: dict[str, Any]) -> None:
-    """Give the user exactly the mapped roles that their provider groups grant.
+def apply_role_mapping(user: User, claims: dict[str, Any]) -> None:
+    """Give the user the role that their provider groups map to, at every sign-in.
 
-    Only roles named in TUTELA_OIDC_ROLE_MAP are managed here: roles granted in Tutela that no
-    group maps to are left as they are.
+    The first group of TUTELA_OIDC_ROLE_MAP, in the mapping's order, that the user belongs to
+    decides the role. A user in no mapped group loses a role that the mapping manages, and
+    keeps a role that was given in Tutela and that no group maps to.
     """
-    mapping: dict[str, list[str]] = settings.TUTELA_OIDC_ROLE_MAP
+    mapping: dict[str, str] = settings.TUTELA_OIDC_ROLE_MAP
     if not mapping:
         return
-    role = role_model()
-    if role is None or not hasattr(user, "roles"):
-        # NOTE: until tutela.access has roles, the mapping cannot be applied.
-        logger.warning("TUTELA_OIDC_ROLE_MAP is set but users have no roles yet; not applied")
+    groups = set(groups_of(claims))
+    wanted = next((role_id for group, role_id in mapping.items() if group in groups), None)
+    old = user.role.unique_id if user.role else None
+    if wanted is None and old not in mapping.values():
         return
-    managed = {unique_id for role_ids in mapping.values() for unique_id in role_ids}
-    wanted = {unique_id for group in groups_of(claims) for unique_id in mapping.get(group, [])}
-    known = set(
-        role._default_manager.filter(unique_id__in=managed).values_list("unique_id", flat=True)
-    )
-    for missing in sorted(managed - known):
-        logger.warning("TUTELA_OIDC_ROLE_MAP names role %s, which does not exist", missing)
-
-    current = set(user.roles.filter(unique_id__in=managed).values_list("unique_id", flat=True))
-    added, removed = sorted((wanted & known) - current), sorted(current - wanted)
-    if not added and not removed:
+    role = Role.objects.filter(unique_id=wanted, disabled=False).first() if wanted else None
+    if wanted is not None and role is None:
+        logger.warning("TUTELA_OIDC_ROLE_MAP names role %s, which is missing or disabled", wanted)
         return
-    user.roles.remove(*role._default_manager.filter(unique_id__in=removed))
-    user.roles.add(*role._default_manager.filter(unique_id__in=added))
+    if old == wanted:
+        return
+    User.objects.filter(pk=user.pk).update(role=role)
+    user.role = role
     record_event(
-        "user.roles_from_provider",
+        "user.role_change",
+        actor_name="identity provider",
         object_type="user",
         object_id=user.pk,
-        details={"added": added, "removed": removed},
+        details={"old": old, "new": wanted, "source": "oidc"},
     )

@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -61,6 +61,14 @@ def link_address(token: str) -> str:
     return f"{settings.TUTELA_BASE_URL}{reverse('signin:set_password')}#token={token}"
 
 
+def email_language(user: User) -> str:
+    """Return the user's language if Tutela has it, else the site's default language."""
+    try:
+        return translation.get_supported_language_variant(user.locale or settings.LANGUAGE_CODE)
+    except LookupError:
+        return str(settings.LANGUAGE_CODE)
+
+
 def send_link(user: User, purpose: str) -> None:
     """Create a link and email it to the user in their language; raises OSError when the
     mail server fails."""
@@ -73,10 +81,17 @@ def send_link(user: User, purpose: str) -> None:
         "hours": settings.TUTELA_SIGNIN_LINK_HOURS,
         "site": settings.TUTELA_SITE_NAME,
     }
-    with translation.override(user.locale or settings.LANGUAGE_CODE):
+    language = email_language(user)
+    with translation.override(language):
         subject = render_to_string(f"signin/email/{purpose}_subject.txt", context).strip()
         body = render_to_string(f"signin/email/{purpose}_body.txt", context)
-    send_mail(subject, body, None, [user.email], fail_silently=False)
+    message = EmailMessage(
+        subject,
+        body,
+        to=[user.email],
+        headers={"Content-Language": language},
+    )
+    message.send(fail_silently=False)
     record_event(f"auth.{purpose}_link_sent", object_type="user", object_id=user.pk)
 
 

@@ -76,11 +76,11 @@ class Command(BaseCommand):
     def send(self, user: User, purpose: str) -> None:
         try:
             onboarding.send_link(user, purpose)
-        except ValueError as e:
-            raise CommandError(str(e)) from None
-        except OSError as e:  # smtplib and ssl errors are OSErrors
+        except OSError as e:  # smtplib and ssl errors are OSErrors (some also ValueErrors)
             raise CommandError(
                 f"The email to {user.username} could not be sent ({type(e).__name__}: {e}). "
                 f"Check the TUTELA_SMTP_* settings, then run: tutela user invite {user.username}"
             ) from None
+        except ValueError as e:
+            raise CommandError(str(e)) from None
         self.stdout.write(f"Sent the link to {user.username} at {user.email}.")
