@@ -147,3 +147,13 @@ def test_nul_characters_replaced(db: None) -> None:
     assert entry.object_id == "a\ufffdb"
     assert entry.details == {"k\ufffd": ["v\ufffd"]}
     assert verify_chain().first_broken is None
+
+
+def test_export_command_audited(db: None, tmp_path: Path) -> None:
+    record_event("system.test")
+    target = tmp_path / "audit.jsonl"
+    call_command("audit", "export", "--output", str(target), stderr=StringIO())
+    assert len(target.read_text().splitlines()) == 1
+    export = AuditEntry.objects.get(action="audit.export")
+    assert export.actor.startswith("cli:")
+    assert export.details["via"] == "cli"

@@ -1,15 +1,16 @@
 """`tutela audit verify | export`: check the audit chain and write entries as JSON lines."""
 
 import datetime as dt
-import json
+import getpass
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tutela.audit.log import hashed_fields, verify_chain
+from tutela.audit.log import record_event, verify_chain
 from tutela.audit.models import AuditEntry
+from tutela.audit.search import export_line
 
 
 def parse_day(value: str) -> dt.datetime:
@@ -57,15 +58,23 @@ class Command(BaseCommand):
             entries = entries.filter(at__gte=parse_day(options["start"]))
         if options["end"]:
             entries = entries.filter(at__lt=parse_day(options["end"]) + dt.timedelta(days=1))
+        # The export's own entry is left out: it is written below, after this newest id.
+        newest = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        entries = entries.filter(id__lte=newest)
+        # Audited before the first line is written, as the export from the audit log screen is.
+        record_event(
+            "audit.export",
+            actor_name=f"cli:{getpass.getuser()}",
+            object_type="audit_log",
+            details={"from": options["start"] or "", "to": options["end"] or "", "via": "cli"},
+        )
         output: TextIO = (
             options["output"].open("w", encoding="utf-8") if options["output"] else sys.stdout
         )
         count = 0
         try:
             for entry in entries.iterator(chunk_size=2000):
-                line = {**hashed_fields(entry), "previous_hash": entry.previous_hash}
-                line["hash"] = entry.hash
-                output.write(json.dumps(line, ensure_ascii=False) + "\n")
+                output.write(export_line(entry))
                 count += 1
         finally:
             if options["output"]:
