@@ -112,9 +112,14 @@ def keyring() -> Keyring:
         return _loaded[0]
 
 
-def reload() -> Keyring:
+def forget() -> None:
+    """Drop the loaded keys; the next use reads the keys file again."""
     with _lock:
         _loaded.clear()
+
+
+def reload() -> Keyring:
+    forget()
     if "master_keys" in settings.SECRETS:
         # The secrets file was read at start; read it again for keys added since.
         secrets_file = os.environ["TUTELA_SECRETS_FILE"]
@@ -150,8 +155,14 @@ def add_master_key(path: Path) -> str:
     The file is rewritten atomically with its mode kept, and checked to parse before it
     replaces the old one. A file without keys gets an `index_key` too.
     """
-    key_id = new_master_key_id()
     text = path.read_text() if path.exists() else ""
+    existing = tomllib.loads(text).get("master_keys", {}) if text else {}
+    key_id = new_master_key_id()
+    suffix = 1
+    while key_id in existing:
+        # Two rotations within one second.
+        suffix += 1
+        key_id = f"{new_master_key_id()}-{suffix}"
     lines = text.splitlines()
     entry = f'{key_id} = "{encoded_new_key()}"'
     header = next((i for i, line in enumerate(lines) if line.strip() == "[master_keys]"), None)

@@ -19,6 +19,9 @@ from django.db.models import CharField, DateTimeField, ExpressionWrapper, F, Q, 
 from django.db.models.functions import Concat
 
 from tutela.configuration.forms import FormDefinition, get_form
+from tutela.encryption import envelope
+from tutela.encryption import search as sealed_search
+from tutela.encryption.policy import policy_of_form
 from tutela.lib import names
 from tutela.records.derived import fold_for_search
 from tutela.records.models import Record
@@ -147,6 +150,9 @@ def id_number_match(text: str, form: FormDefinition) -> Q:
     condition = Q()
     for name in form.semantic.get("id_number", []):
         field_def = form.fields.get(name)
+        if name in policy_of_form(form).fields:
+            # Stored encrypted: found through search_tokens (text_condition) instead.
+            continue
         if field_def is None or field_def.sensitive or not field_def.searchable:
             condition |= Q(data__contains={name: text.strip()})
     return condition
@@ -181,13 +187,20 @@ def search(criteria: Criteria, *, limit: int = 25, cursor: str | None = None) ->
                 return Page(found, None)
         query = text_query(text)
         id_condition = id_number_match(text, form)
-        records = records.filter(
+        condition = (
             Q(search_vector=query) | id_condition if id_condition else Q(search_vector=query)
         )
+        sealed = sealed_search.text_condition(fold_for_search(text), form)
+        records = records.filter(condition | sealed if sealed else condition)
 
     if criteria.sort not in SORTS:
         raise SearchError(f"{criteria.sort!r} is not a sort order; use {', '.join(SORTS)}.")
     column, descending = SORTS[criteria.sort]
+    if column == "display_name" and policy_of_form(form).names:
+        raise SearchError(
+            "Records cannot be sorted by name because names are stored encrypted; "
+            "sort by updated, created or short_id."
+        )
     records = _after_cursor(records, cursor, column, descending)
     key = _unindexed(column) if text else F(column)
     order = (key.desc(), F("id").desc()) if descending else (key.asc(), F("id").asc())
@@ -235,9 +248,10 @@ def ranked_text_search(criteria: Criteria, limit: int = 25) -> list[Record]:
     """Return the best matches of a free-text search by relevance (no paging)."""
     form = get_form(criteria.record_type)
     query = text_query(criteria.text)
+    sealed = sealed_search.text_condition(fold_for_search(criteria.text), form)
     return list(
         base_queryset(criteria, form)
-        .filter(search_vector=query)
+        .filter(Q(search_vector=query) | sealed if sealed else Q(search_vector=query))
         .annotate(rank=SearchRank(F("search_vector"), query))
         .order_by("-rank", "-updated_at")[:limit]
     )
@@ -255,7 +269,9 @@ def name_condition(query: str) -> Q | None:
         return None
     condition = Q()
     for keys in groups:
-        condition &= Q(name_keys__overlap=keys)
+        # Records of types whose names are sensitive store keyed hashes of the keys.
+        hashed = sealed_search.hashed_name_keys(keys) if envelope.enabled() else []
+        condition &= Q(name_keys__overlap=[*keys, *hashed])
     return condition
 
 

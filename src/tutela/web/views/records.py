@@ -25,6 +25,7 @@ from tutela.attachments.models import Attachment
 from tutela.audit.log import record_event
 from tutela.configuration.forms import FormDefinition
 from tutela.configuration.models import ATTACHMENT_TYPES, Field
+from tutela.encryption.policy import policy_of_form
 from tutela.records.actions import RecordConflict, set_disabled
 from tutela.records.models import Record, RecordHistory, Status
 from tutela.records.search import Criteria, SearchError, base_queryset, find_by_name, search
@@ -99,6 +100,11 @@ def filter_selects(form: FormDefinition, values: dict[str, str]) -> list[FilterS
     return selects
 
 
+def name_sort_allowed(form: FormDefinition) -> bool:
+    """Sorting by name needs name fields, stored in clear (not marked sensitive)."""
+    return bool(form.semantic.get("name")) and not policy_of_form(form).names
+
+
 @dataclass
 class ListFilters:
     """The list's filters: all in the address but the search text, which stays in the session."""
@@ -122,7 +128,7 @@ class ListFilters:
         # Staff supervise everyone's records; a caseworker starts from their own.
         scope = params.get("scope", "all" if sees_everything(user) else "mine")
         sort = params.get("sort", "updated")
-        if sort == "name" and not form.semantic.get("name"):
+        if sort == "name" and not name_sort_allowed(form):
             sort = "updated"
         selects = {}
         for f in filter_fields(form):
@@ -228,7 +234,7 @@ def record_list(request: HttpRequest, record_type: str) -> HttpResponse:
             "sorts": [
                 (key, label)
                 for key, label in SORT_LABELS.items()
-                if key != "name" or form.semantic.get("name")
+                if key != "name" or name_sort_allowed(form)
             ],
             "may_see_disabled": may_see_disabled(user),
             "saved_searches": SavedSearch.objects.filter(user=user, record_type=record_type),
