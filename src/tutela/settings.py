@@ -472,15 +472,27 @@ if TUTELA_OIDC_SERVER_URL:
             "id that the identity provider gave Tutela."
         )
     SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"].append(
-        {
-            "provider_id": "oidc",
-            "name": TUTELA_OIDC_PROVIDER_NAME,
-            "client_id": TUTELA_OIDC_CLIENT_ID,
-            "secret": secret("OIDC_CLIENT_SECRET") or "",
-            "settings": {
-                "server_url": TUTELA_OIDC_SERVER_URL,
-                "oauth_pkce_enabled": True,
-                "scope": env_list("TUTELA_OIDC_SCOPES", "openid,profile,email"),
-            },
-        }
+        oidc_app(
+            TUTELA_OIDC_SERVER_URL,
+            TUTELA_OIDC_CLIENT_ID,
+            secret("OIDC_CLIENT_SECRET") or "",
+            TUTELA_OIDC_PROVIDER_NAME,
+        )
     )
+
+
+def oidc_app(server_url: str, client_id: str, client_secret: str, name: str) -> dict[str, Any]:
+    """Return allauth's description of one OpenID Connect provider, with PKCE."""
+    return {
+        "provider_id": "oidc",
+        "name": name,
+        "client_id": client_id,
+        "secret": client_secret,
+        "settings": {
+            "server_url": server_url,
+            "oauth_pkce_enabled": True,
+            "scope": env_list("TUTELA_OIDC_SCOPES", "openid,profile,email"),
+        },
+    }
+
+

@@ -1,0 +1,222 @@
+"""Sign-in in Chromium: a TOTP code, a WebAuthn security key and OpenID Connect.
+
+The security key is Chromium's virtual authenticator, driven through the DevTools protocol.
+The identity provider is the npm package oidc-provider, started on loopback by the test.
+"""
+
+import json
+import os
+import selectors
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from playwright.sync_api import expect
+
+from tests.browser import screenshot
+from tests.signin_support import totp_code
+from tutela.access.models import Role, User
+from tutela.audit.models import AuditEntry, Outcome
+from tutela.settings import oidc_app
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery"
+PROVIDER_READY_SECONDS = 20
+
+
+@pytest.fixture
+def site(live_server: Any, transactional_db: None) -> str:
+    return str(live_server.url)
+
+
+@pytest.fixture
+def user(transactional_db: None) -> User:
+    return User.objects.create_user("amina", password=PASSWORD)
+
+
+def enter_password(page: Any, site: str, username: str = "amina") -> None:
+    page.goto(f"{site}/sign-in/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_with_totp_code(page: Any, site: str, user: User) -> None:
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+
+    enter_password(page, site)
+    page.wait_for_url(f"{site}/accounts/2fa/authenticate/")
+    screenshot(page, "signin-1-totp-code")
+    page.locator("input[name=code]").fill(totp_code(secret))
+    page.get_by_role("button", name="Sign In").click()
+
+    page.wait_for_url(f"{site}/")
+    expect(page.locator(".who")).to_have_text("amina")
+
+
+def add_virtual_authenticator(page: Any) -> Any:
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    return cdp, authenticator["authenticatorId"]
+
+
+def test_sign_in_with_webauthn_key(page: Any, site: str, user: User, settings: Any) -> None:
+    # The live server speaks plain HTTP on localhost, a secure context for the browser;
+    # the fido2 library checks the origin itself and needs to be told.
+    settings.MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True
+    assert site.startswith("http://localhost:")
+    cdp, authenticator_id = add_virtual_authenticator(page)
+
+    enter_password(page, site)
+    page.wait_for_url(f"{site}/")
+    page.goto(f"{site}/accounts/2fa/webauthn/add/")
+    # allauth asks for the password again before an MFA change.
+    page.wait_for_url(f"{site}/accounts/reauthenticate/**")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url(f"{site}/accounts/2fa/webauthn/add/")
+    page.get_by_label("Name").fill("Laptop key")
+    page.get_by_role("button", name="Add").click()
+    page.wait_for_url(lambda url: "/webauthn/add/" not in url)
+    assert Authenticator.objects.filter(user=user, type="webauthn").exists()
+    credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})
+    assert len(credentials["credentials"]) == 1
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{site}/sign-in/")
+    enter_password(page, site)
+    page.wait_for_url(f"{site}/accounts/2fa/authenticate/")
+    screenshot(page, "signin-2-security-key")
+    page.get_by_role("button", name="Use a security key").click()
+
+    page.wait_for_url(f"{site}/")
+    expect(page.locator(".who")).to_have_text("amina")
+    used = AuditEntry.objects.filter(action="auth.sign_in", actor_id=user.pk).count()
+    assert used == 2
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class IdentityProvider:
+    issuer: str
+    client_secret: str
+
+
+def start_provider(
+    redirect_uri: str, accounts: dict[str, Any]
+) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    secret = os.urandom(16).hex()
+    env = {**os.environ, "OIDC_CLIENT_SECRET": secret, "OIDC_ACCOUNTS": json.dumps(accounts)}
+    process = subprocess.Popen(
+        ["node", str(ROOT / "tests" / "oidc_provider.mjs"), str(port), redirect_uri],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    # oidc-provider prints warnings (development keys, in-memory storage) before "ready".
+    output: list[str] = []
+    line = ""
+    deadline = time.monotonic() + PROVIDER_READY_SECONDS
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=deadline - time.monotonic()):
+                break
+            line = process.stdout.readline()
+            if not line or line.strip() == "ready":
+                break
+            output.append(line)
+    if line.strip() != "ready":
+        process.kill()
+        process.communicate()
+        raise AssertionError(f"oidc-provider did not start: {''.join(output)}")
+    return process, secret
+
+
+@pytest.fixture
+def identity_provider(site: str, settings: Any) -> Iterator[IdentityProvider]:
+    if not (ROOT / "node_modules" / "oidc-provider").exists():
+        pytest.skip("node_modules/oidc-provider is missing: run npm ci")
+    accounts = {
+        "kofi": {"preferred_username": "kofi", "email": "kofi@example.org", "groups": ["cp-leads"]},
+        "stranger": {"preferred_username": "stranger", "groups": ["cp-leads"]},
+    }
+    redirect_uri = f"{site}/accounts/oidc/oidc/login/callback/"
+    process, secret = start_provider(redirect_uri, accounts)
+    issuer = f"http://127.0.0.1:{process.args[2]}"
+    app = oidc_app(issuer, "tutela", secret, "Ministry sign-on")
+    app["settings"]["scope"] = ["openid", "profile", "email", "groups"]
+    settings.SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"APPS": [app]}}
+    settings.TUTELA_OIDC_ROLE_MAP = {"cp-leads": "team-lead"}
+    yield IdentityProvider(issuer, secret)
+    process.terminate()
+    process.wait(timeout=10)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+def sign_in_at_provider(page: Any, site: str, login: str) -> None:
+    page.goto(f"{site}/sign-in/")
+    page.get_by_role("button", name="Ministry sign-on").click()
+    page.locator("input[name=login]").fill(login)
+    page.locator("input[name=password]").fill("any password")
+    page.get_by_role("button", name="Sign-in").click()
+    page.get_by_role("button", name="Continue").click()
+
+
+def test_sign_in_through_openid_connect(
+    page: Any, site: str, identity_provider: IdentityProvider
+) -> None:
+    lead = Role.objects.create(unique_id="team-lead", name={"en": "Team lead"}, mfa_required=False)
+    kofi = User.objects.create_user("kofi", password=None)
+
+    sign_in_at_provider(page, site, "kofi")
+
+    page.wait_for_url(f"{site}/")
+    expect(page.locator(".who")).to_have_text("kofi")
+    kofi.refresh_from_db()
+    assert kofi.role == lead
+    assert AuditEntry.objects.filter(action="auth.sign_in", actor_id=kofi.pk).exists()
+    change = AuditEntry.objects.get(action="user.role_change", object_id=str(kofi.pk))
+    assert change.details == {"old": None, "new": "team-lead", "source": "oidc"}
+
+
+def test_openid_connect_refuses_unknown_user(
+    page: Any, site: str, identity_provider: IdentityProvider
+) -> None:
+    Role.objects.create(unique_id="team-lead", name={"en": "Team lead"}, mfa_required=False)
+
+    sign_in_at_provider(page, site, "stranger")
+
+    expect(page.get_by_role("heading", name="No Tutela account")).to_be_visible()
+    assert not User.objects.filter(username="stranger").exists()
+    refused = AuditEntry.objects.get(action="auth.sign_in", outcome=Outcome.FAILURE)
+    assert refused.details == {"reason": "unknown_user", "method": "oidc"}
