@@ -465,20 +465,6 @@ SOCIALACCOUNT_ONLY = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_PROVIDERS: dict[str, Any] = {"openid_connect": {"APPS": []}}
-if TUTELA_OIDC_SERVER_URL:
-    if not TUTELA_OIDC_CLIENT_ID:
-        raise ImproperlyConfigured(
-            "TUTELA_OIDC_SERVER_URL is set but TUTELA_OIDC_CLIENT_ID is empty: set the client "
-            "id that the identity provider gave Tutela."
-        )
-    SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"].append(
-        oidc_app(
-            TUTELA_OIDC_SERVER_URL,
-            TUTELA_OIDC_CLIENT_ID,
-            secret("OIDC_CLIENT_SECRET") or "",
-            TUTELA_OIDC_PROVIDER_NAME,
-        )
-    )
 
 
 def oidc_app(server_url: str, client_id: str, client_secret: str, name: str) -> dict[str, Any]:
@@ -496,3 +482,17 @@ def oidc_app(server_url: str, client_id: str, client_secret: str, name: str) -> 
     }
 
 
+if TUTELA_OIDC_SERVER_URL:
+    if not TUTELA_OIDC_CLIENT_ID:
+        raise ImproperlyConfigured(
+            "TUTELA_OIDC_SERVER_URL is set but TUTELA_OIDC_CLIENT_ID is empty: set the client "
+            "id that the identity provider gave Tutela."
+        )
+    SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"].append(
+        oidc_app(
+            TUTELA_OIDC_SERVER_URL,
+            TUTELA_OIDC_CLIENT_ID,
+            secret("OIDC_CLIENT_SECRET") or "",
+            TUTELA_OIDC_PROVIDER_NAME,
+        )
+    )
