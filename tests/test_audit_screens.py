@@ -13,7 +13,8 @@ from tutela.records import actions
 
 @pytest.fixture
 def auditor(db: None) -> User:
-    return User.objects.create_user("ines", password="correct horse battery", is_staff=True)
+    """Ines, a superuser (so staff too), who may open every record and the audit log."""
+    return User.objects.create_superuser("ines", email="", password="correct horse battery")
 
 
 def client_of(user: User) -> Client:

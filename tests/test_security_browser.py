@@ -29,3 +29,26 @@ def test_inline_script_blocked(page: Any, live_server: Any) -> None:
     assert any("Content Security Policy" in text for text in messages)
     # Expected here, so the fixture must not fail the test on it.
     page.csp_violations.clear()
+
+
+def test_audit_screens_render_under_policy(
+    page: Any, live_server: Any, sample_config: None, caseworker: Any
+) -> None:
+    from django.test import Client
+
+    from tutela.access.models import User
+    from tutela.records import actions
+
+    auditor = User.objects.create_superuser("ines", email="", password="correct horse battery")
+    record = actions.create_record("case", {"name_first": "Amal"}, caseworker)
+    client = Client()
+    client.force_login(auditor)
+    session = client.cookies["sessionid"].value
+    page.context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+
+    page.goto(f"{live_server.url}/audit/?action=case.*")
+    assert page.locator("table.audit-entries code", has_text="case.create").count() == 1
+    page.goto(f"{live_server.url}/cases/{record.pk}/")
+    page.get_by_role("link", name="Access log").click()
+    page.wait_for_url(f"**/cases/{record.pk}/access-log")
+    assert page.locator("table.audit-entries code", has_text="case.view").count() == 1
