@@ -1,7 +1,7 @@
 """Sign-in: Argon2, the password list, lockout, session timeouts, required MFA, onboarding mail.
 
-The onboarding mail goes to a local aiosmtpd server that requires STARTTLS, with a certificate
-from a CA that the test makes (trustme); nothing leaves the machine.
+The onboarding mail goes to a local aiosmtpd server that requires STARTTLS. Its certificate comes
+from a CA that the test makes (trustme), so nothing leaves the machine.
 """
 
 import datetime as dt
@@ -71,7 +71,7 @@ def test_short_password_rejected() -> None:
         password_validation.validate_password("kq8#vnw2!zp")
 
 
-def test_scrypt_hash_upgrades_to_argon2_at_sign_in(caseworker: User, settings: Any) -> None:
+def test_old_hash_upgrades_to_argon2_at_sign_in(caseworker: User, settings: Any) -> None:
     settings.PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.Argon2PasswordHasher",
         "django.contrib.auth.hashers.MD5PasswordHasher",
@@ -450,3 +450,18 @@ def test_new_user_screen_for_administrators(
     created = AuditEntry.objects.get(action="user.create")
     assert created.actor_id == admin.pk
     assert signed_in_client(caseworker).get("/users/new/").status_code == 403
+
+
+def test_wrong_totp_codes_lock_the_account(manager: User, settings: Any) -> None:
+    settings.TUTELA_LOCKOUT_FREE_FAILURES = 2
+    secret = add_totp(manager)
+    client = Client()
+    sign_in_post(client, "mona", PASSWORD)
+    for _ in range(3):
+        client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+    # The half-done sign-in has ended; the right code no longer signs in.
+    response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret)})
+    assert "_auth_user_id" not in client.session
+    again = sign_in_post(client, "mona", PASSWORD)
+    assert "Too many failed sign-ins" in again.content.decode()
+    assert response.status_code == 302

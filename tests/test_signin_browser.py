@@ -6,6 +6,7 @@ The identity provider is the npm package oidc-provider, started on loopback by t
 
 import json
 import os
+import re
 import selectors
 import socket
 import subprocess
@@ -18,10 +19,12 @@ from typing import Any
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.browser import screenshot
 from tests.signin_support import totp_code
+from tests.test_accessibility import blocking_violations, scan, sign_in_through_cookie
 from tutela.access.models import Role, User
 from tutela.audit.models import AuditEntry, Outcome
 from tutela.settings import oidc_app
@@ -80,8 +83,8 @@ def add_virtual_authenticator(page: Any) -> Any:
 
 
 def test_sign_in_with_webauthn_key(page: Any, site: str, user: User, settings: Any) -> None:
-    # The live server speaks plain HTTP on localhost, a secure context for the browser;
-    # the fido2 library checks the origin itself and needs to be told.
+    # The live server serves plain HTTP on localhost, which the browser treats as a secure
+    # context. The fido2 library checks the origin itself, so this setting allows HTTP there.
     settings.MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True
     assert site.startswith("http://localhost:")
     cdp, authenticator_id = add_virtual_authenticator(page)
@@ -209,7 +212,7 @@ def test_sign_in_through_openid_connect(
     assert change.details == {"old": None, "new": "team-lead", "source": "oidc"}
 
 
-def test_openid_connect_refuses_unknown_user(
+def test_openid_connect_rejects_unknown_user(
     page: Any, site: str, identity_provider: IdentityProvider
 ) -> None:
     Role.objects.create(unique_id="team-lead", name={"en": "Team lead"}, mfa_required=False)
@@ -218,5 +221,32 @@ def test_openid_connect_refuses_unknown_user(
 
     expect(page.get_by_role("heading", name="No Tutela account")).to_be_visible()
     assert not User.objects.filter(username="stranger").exists()
-    refused = AuditEntry.objects.get(action="auth.sign_in", outcome=Outcome.FAILURE)
-    assert refused.details == {"reason": "unknown_user", "method": "oidc"}
+    rejected = AuditEntry.objects.get(action="auth.sign_in", outcome=Outcome.FAILURE)
+    assert rejected.details == {"reason": "unknown_user", "method": "oidc"}
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_signin_pages_pass_axe_scan(page: Any, site: str, user: User, language: str) -> None:
+    page.context.add_cookies(
+        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": site}]
+    )
+    found = []
+    for path in ("/sign-in/", "/welcome/", "/password/forgot/"):
+        found += scan(page, f"{site}{path}", f"{language}-signin{path.replace('/', '-')}")
+    direction = "rtl" if language == "ar" else "ltr"
+    assert page.locator("html").get_attribute("dir") == direction
+
+    TOTP.activate(user, generate_totp_secret())
+    page.goto(f"{site}/sign-in/")
+    page.locator("input[name=login]").fill("amina")
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("button.primary[type=submit]").click()
+    page.wait_for_url(f"{site}/accounts/2fa/authenticate/")
+    found += [f"{language} MFA code page: {line}" for line in blocking_violations(page)]
+    page.get_by_role("button", name=re.compile("Cancel|إلغاء")).first.click()
+
+    sign_in_through_cookie(page, site, user, language)
+    for path in ("/accounts/2fa/", "/accounts/reauthenticate/"):
+        found += scan(page, f"{site}{path}", f"{language}-signin{path.replace('/', '-')}")
+    assert page.locator("html").get_attribute("dir") == direction
+    assert found == []

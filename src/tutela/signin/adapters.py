@@ -68,8 +68,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         """Link the provider's account to the Tutela user of the same username, or refuse it.
 
         A provider account already linked signs in as its user. An unlinked one is linked to
-        the existing user whose username equals the username claim; with no such user, the
-        sign-in is refused unless TUTELA_OIDC_CREATE_USERS allows creating one.
+        the active user whose username equals the username claim. When there is no such user,
+        the sign-in is rejected unless TUTELA_OIDC_CREATE_USERS allows creating one.
         """
         claims = oidc.claims_of(sociallogin)
         if not sociallogin.is_existing:
@@ -77,7 +77,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             if user is not None:
                 sociallogin.connect(request, user)
             elif not oidc.may_create_users():
-                self.refuse(request, claims, "unknown_user")
+                self.reject(request, claims, "unknown_user")
         if sociallogin.is_existing:
             oidc.apply_role_mapping(sociallogin.user, claims)
 
@@ -93,7 +93,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             user.username = username
         return user
 
-    def refuse(self, request: HttpRequest, claims: dict[str, Any], reason: str) -> None:
+    def reject(self, request: HttpRequest, claims: dict[str, Any], reason: str) -> None:
         record_event(
             "auth.sign_in",
             actor_name=oidc.username_of(claims)[:150],

@@ -64,8 +64,8 @@ class NewUserForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 class SignInForm(LoginForm):
-    """allauth's sign-in form with the cursor in the username field, and no placeholder text:
-    the label says what to type."""
+    """allauth's sign-in form with the cursor in the username field, and no placeholder text,
+    because the label names what to type."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -8,7 +8,7 @@ survives a restart.
 After `free` failures, each further failure locks the key for a delay that doubles, from the
 base delay up to the maximum. A successful sign-in clears the account's counter. The
 address's counter is not cleared by a success, so that an attacker cannot reset it with an
-account of their own between guesses; like every counter, it starts again from zero once no
+account of their own between guesses. Like every counter, it starts again from zero once no
 failure has come for TUTELA_LOCKOUT_FORGET_AFTER seconds.
 """
 

@@ -80,6 +80,9 @@ class RequireMfaMiddleware:
             return False
         if request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
             return False
+        if getattr(user, "must_change_password", False):
+            # The one-time password is replaced first; the pages and the API ask for that.
+            return False
         if request.session.get(ENROLLED_SESSION_KEY) or not mfa_required(user):
             return False
         if has_mfa(user):

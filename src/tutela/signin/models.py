@@ -23,7 +23,7 @@ class SignInThrottle(models.Model):
 class SignInLink(models.Model):
     """A single-use, expiring link that lets a user set a password.
 
-    Only the SHA-256 of the link's token is stored, so a database dump holds no usable link.
+    Only the SHA-256 of the link's token is stored, so a database dump contains no usable link.
     """
 
     class Purpose(models.TextChoices):

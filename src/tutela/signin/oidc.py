@@ -54,15 +54,17 @@ def apply_role_mapping(user: User, claims: dict[str, Any]) -> None:
     if not mapping:
         return
     groups = set(groups_of(claims))
-    wanted = next((role_id for group, role_id in mapping.items() if group in groups), None)
+    mapped_id = next((role_id for group, role_id in mapping.items() if group in groups), None)
     old = user.role.unique_id if user.role else None
-    if wanted is None and old not in mapping.values():
+    if mapped_id is None and old not in mapping.values():
         return
-    role = Role.objects.filter(unique_id=wanted, disabled=False).first() if wanted else None
-    if wanted is not None and role is None:
-        logger.warning("TUTELA_OIDC_ROLE_MAP names role %s, which is missing or disabled", wanted)
+    role = Role.objects.filter(unique_id=mapped_id, disabled=False).first() if mapped_id else None
+    if mapped_id is not None and role is None:
+        logger.warning(
+            "TUTELA_OIDC_ROLE_MAP names role %s, which is missing or disabled", mapped_id
+        )
         return
-    if old == wanted:
+    if old == mapped_id:
         return
     User.objects.filter(pk=user.pk).update(role=role)
     user.role = role
@@ -71,5 +73,5 @@ def apply_role_mapping(user: User, claims: dict[str, Any]) -> None:
         actor_name="identity provider",
         object_type="user",
         object_id=user.pk,
-        details={"old": old, "new": wanted, "source": "oidc"},
+        details={"old": old, "new": mapped_id, "source": "oidc"},
     )

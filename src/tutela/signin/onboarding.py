@@ -1,7 +1,7 @@
 """Onboarding and password reset by email: a single-use, expiring link to set a password.
 
 The token travels in the link's fragment (`#token=...`), which browsers never send to a
-server, so it stays out of access logs and Referer headers; the set-password page posts it
+server, so it stays out of access logs and Referer headers. The set-password page posts it
 with the new password. Only the token's SHA-256 is stored.
 """
 

@@ -15,7 +15,7 @@ from django.dispatch import receiver
 
 from tutela.audit.log import record_event
 from tutela.audit.models import Outcome
-from tutela.signin.lockout import record_success
+from tutela.signin import lockout
 from tutela.signin.mfa import ENROLLED_SESSION_KEY
 from tutela.signin.middleware import SEEN_AT, SIGNED_IN_AT
 
@@ -27,7 +27,7 @@ def start_session_clock(sender: Any, request: Any, user: Any, **kwargs: Any) -> 
         request.session[SIGNED_IN_AT] = now
         request.session[SEEN_AT] = now
         request.session.pop(ENROLLED_SESSION_KEY, None)
-    record_success(user.get_username())
+    lockout.record_success(user.get_username())
 
 
 def audit_authenticator(action: str, user: Any, authenticator: Authenticator | None) -> None:
@@ -63,7 +63,8 @@ def audit_mfa_failure(
     sender: Any, request: Any, user: Any, authenticator: Authenticator | None = None, **kwargs: Any
 ) -> None:
     # The user passed the password step; the code or security key that followed was wrong.
-    reason = "mfa_reauthentication_failed" if kwargs.get("reauthentication") else "mfa_failed"
+    reauthentication = bool(kwargs.get("reauthentication"))
+    reason = "mfa_reauthentication_failed" if reauthentication else "mfa_failed"
     record_event(
         "auth.sign_in",
         actor_name=user.get_username(),
@@ -72,3 +73,17 @@ def audit_mfa_failure(
         outcome=Outcome.FAILURE,
         details={"reason": reason, "type": authenticator.type if authenticator else ""},
     )
+    if not reauthentication and request is not None:
+        stop_guessing(request, user.get_username())
+
+
+def stop_guessing(request: Any, username: str) -> None:
+    """Count a wrong code as a failed sign-in.
+
+    Once that locks the account or address, end the half-done sign-in, so that the next try
+    starts again at the password step, which the lock rejects.
+    """
+    keys = lockout.keys_for(username, request.META.get("REMOTE_ADDR") or None)
+    lockout.record_failure(keys)
+    if lockout.locked_until(keys) is not None and hasattr(request, "session"):
+        request.session.flush()

@@ -61,7 +61,7 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
                 onboarding.send_link(user, onboarding.Purpose.PASSWORD_RESET)
             except OSError as e:  # smtplib and ssl errors are OSErrors
                 logger.error("The password reset email could not be sent: %s", type(e).__name__)
-        # The same answer whether or not the account exists, so the page reveals no accounts.
+        # The same response whether or not the account exists, so the page reveals no accounts.
         return render(request, "signin/forgot_password_sent.html")
     return render(request, "signin/forgot_password.html", {"form": form})
 
