@@ -19,6 +19,7 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, TOTP, generate_totp_secret
 from django.contrib.auth import password_validation
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -465,3 +466,33 @@ def test_wrong_totp_codes_lock_the_account(manager: User, settings: Any) -> None
     again = sign_in_post(client, "mona", PASSWORD)
     assert "Too many failed sign-ins" in again.content.decode()
     assert response.status_code == 302
+
+
+def test_recovery_code_signs_in_once(manager: User) -> None:
+    add_totp(manager)
+    code = RecoveryCodes.activate(manager).get_unused_codes()[0]
+
+    first = Client()
+    sign_in_post(first, "mona", PASSWORD)
+    response = first.post("/accounts/2fa/authenticate/", {"code": code})
+    assert response.status_code == 302
+    assert first.session["_auth_user_id"] == str(manager.pk)
+
+    second = Client()
+    sign_in_post(second, "mona", PASSWORD)
+    second.post("/accounts/2fa/authenticate/", {"code": code})
+    assert "_auth_user_id" not in second.session
+
+
+def test_totp_removal_is_audited(manager: User, django_capture_on_commit_callbacks: Any) -> None:
+    secret = add_totp(manager)
+    client = Client()
+    sign_in_post(client, "mona", PASSWORD)
+    client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret)})
+    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/2fa/totp/deactivate/")
+    assert response.status_code == 302
+    assert not Authenticator.objects.filter(user=manager, type="totp").exists()
+    removed = AuditEntry.objects.get(action="auth.mfa_remove")
+    assert removed.details == {"type": "totp"}

@@ -250,3 +250,17 @@ def test_signin_pages_pass_axe_scan(page: Any, site: str, user: User, language: 
         found += scan(page, f"{site}{path}", f"{language}-signin{path.replace('/', '-')}")
     assert page.locator("html").get_attribute("dir") == direction
     assert found == []
+
+
+def test_openid_connect_creates_user_when_allowed(
+    page: Any, site: str, identity_provider: IdentityProvider, settings: Any
+) -> None:
+    settings.TUTELA_OIDC_CREATE_USERS = True
+    lead = Role.objects.create(unique_id="team-lead", name={"en": "Team lead"}, mfa_required=False)
+
+    sign_in_at_provider(page, site, "stranger")
+
+    page.wait_for_url(f"{site}/")
+    created = User.objects.get(username="stranger")
+    assert created.role == lead
+    assert not created.has_usable_password()
