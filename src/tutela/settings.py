@@ -137,6 +137,8 @@ INSTALLED_APPS = [
     "tutela.audit",
     "tutela.ops",
     "tutela.attachments",
+    "tutela.sites",
+    "tutela.promotion",
     "tutela.encryption",
 ]
 
@@ -177,6 +179,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "tutela.web.context.site",
+                "tutela.sites.context.site_role_context",
             ],
         },
     },

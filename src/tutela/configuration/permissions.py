@@ -20,8 +20,14 @@ def can_manage_configuration(user: Any) -> bool:
 
 
 def configuration_locked() -> bool:
-    """Return whether local configuration editing is locked (TUTELA_CONFIGURATION_LOCKED).
+    """Return whether local configuration editing is locked on this site.
 
-    A production site locks it once configuration arrives through promotion from the demo site.
+    It is locked by TUTELA_CONFIGURATION_LOCKED, or by the site's drift control set to "lock"
+    (`tutela site init --drift-control lock`), once configuration arrives through promotion.
     """
-    return bool(getattr(settings, "TUTELA_CONFIGURATION_LOCKED", False))
+    from tutela.sites.actions import current_site
+
+    if getattr(settings, "TUTELA_CONFIGURATION_LOCKED", False):
+        return True
+    site = current_site()
+    return site is not None and site.drift_control == "lock"

@@ -8,8 +8,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tutela.configuration import loading, locations, schema
+from tutela.configuration.permissions import configuration_locked
+from tutela.promotion import cli as promotion_cli
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "default"
+# The actions that change the configuration on this site, refused while it is locked.
+LOCAL_EDITS = frozenset({"load", "load_default", "load_locations", "import_primero"})
 
 
 def print_problems(error: schema.ConfigurationInvalid) -> str:
@@ -54,8 +58,21 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Convert and check, but change nothing."
         )
 
+        # Snapshots and promotion between the demo and the production site.
+        promotion_cli.add_commands(commands)
+
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"].replace("-", "_")
+        if action in promotion_cli.ACTIONS:
+            promotion_cli.handle(action, options, self.stdout, self.stderr)
+            return
+        if action in LOCAL_EDITS and not options.get("dry_run") and configuration_locked():
+            raise CommandError(
+                "Local configuration editing is locked on this site (drift control: lock); "
+                "configuration arrives through promotion. Unlock it with "
+                "`tutela site drift-control report` to edit here.",
+                returncode=1,
+            )
         try:
             getattr(self, f"handle_{action}")(options)
         except schema.ConfigurationInvalid as e:

@@ -77,6 +77,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from tutela.sites.actions import is_initialized_production
+
+        # NOTE: a site that never ran `tutela site init` may still seed, as the quick start
+        # and the benchmarks do; a site initialised as production never does.
+        if is_initialized_production():
+            raise CommandError(
+                "This is a production site (`tutela site init --role production`); synthetic "
+                "cases are for demo and test sites only.",
+                returncode=1,
+            )
         try:
             self.handle_synthetic(options)
         except synthetic.SeedError as error:
