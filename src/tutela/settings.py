@@ -289,6 +289,45 @@ STORAGES = {
 # Uploaded documents. Never served at a public address: views hand them out after a permission
 # check. Backups copy this folder (see docs/backups.md).
 MEDIA_ROOT = Path(os.environ.get("TUTELA_MEDIA_ROOT", VAR_DIR / "media")).resolve()
+
+# Where documents are stored: `local` (MEDIA_ROOT), `s3` or `azure` (django-storages). The
+# bytes stored are encrypted when encryption at rest is on (docs/encryption.md). Buckets and
+# containers must be private: Tutela never hands out their addresses, and the signed URLs that
+# the storages can make expire after TUTELA_STORAGE_URL_EXPIRY_SECONDS.
+TUTELA_STORAGE = os.environ.get("TUTELA_STORAGE", "local")
+TUTELA_STORAGE_URL_EXPIRY_SECONDS = min(env_int("TUTELA_STORAGE_URL_EXPIRY_SECONDS", 60), 60)
+if TUTELA_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("TUTELA_S3_BUCKET", ""),
+            "endpoint_url": os.environ.get("TUTELA_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("TUTELA_S3_REGION") or None,
+            # `path` for S3-compatible servers without bucket host names (MinIO, SeaweedFS).
+            "addressing_style": os.environ.get("TUTELA_S3_ADDRESSING_STYLE") or None,
+            "access_key": os.environ.get("TUTELA_S3_ACCESS_KEY_ID") or None,
+            "secret_key": secret("S3_SECRET_ACCESS_KEY"),
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+            "querystring_expire": TUTELA_STORAGE_URL_EXPIRY_SECONDS,
+            "signature_version": "s3v4",
+        },
+    }
+elif TUTELA_STORAGE == "azure":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.azure_storage.AzureStorage",
+        "OPTIONS": {
+            "azure_container": os.environ.get("TUTELA_AZURE_CONTAINER", ""),
+            "connection_string": secret("AZURE_CONNECTION_STRING"),
+            "overwrite_files": False,
+            "expiration_secs": TUTELA_STORAGE_URL_EXPIRY_SECONDS,
+        },
+    }
+elif TUTELA_STORAGE != "local":
+    raise ImproperlyConfigured(
+        f"TUTELA_STORAGE={TUTELA_STORAGE!r} is not a document storage; use local, s3 or azure."
+    )
 # Source files are served uncompressed, and shadow the collected copies. A site that runs
 # `tutela collectstatic` at each upgrade (the quick start does at each start) sets this to
 # false: Whitenoise then serves the gzip copies that collectstatic writes.

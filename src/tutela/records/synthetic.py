@@ -43,6 +43,8 @@ from django.utils import timezone
 from tutela.access.models import Agency, User
 from tutela.configuration.forms import FormDefinition, get_form
 from tutela.configuration.models import Location
+from tutela.encryption.fields import policy_of_instance
+from tutela.encryption.policy import seal_changes
 from tutela.lib import names
 from tutela.records import derived
 from tutela.records import synthetic_data as names_data
@@ -109,6 +111,7 @@ RECORD_COLUMNS = (
     "registration_date",
     "display_name",
     "name_keys",
+    "search_tokens",
     "match_sex",
     "match_birth_year",
     "match_location",
@@ -847,7 +850,11 @@ def check_before_writing(
 
 
 def staged_row(case: SyntheticCase) -> tuple[Any, ...]:
+    """Return a record's row as a save would store it: sensitive values encrypted."""
     r = case.record
+    # COPY bypasses the model fields, so their encryption is applied here.
+    data = Record._meta.get_field("data").pre_save(r, True)
+    display_name = Record._meta.get_field("display_name").pre_save(r, True)
     return (
         r.id,
         r.record_type_id,
@@ -856,15 +863,16 @@ def staged_row(case: SyntheticCase) -> tuple[Any, ...]:
         r.workflow_stage,
         r.disabled,
         r.version,
-        json.dumps(r.data, ensure_ascii=False),
+        json.dumps(data, ensure_ascii=False),
         r.owner_id,
         r.agency_id,
         r.created_by_id,
         r.created_at,
         r.updated_at,
         r.registration_date,
-        r.display_name,
+        display_name,
         r.name_keys,
+        r.search_tokens,
         r.match_sex,
         r.match_birth_year,
         r.match_location,
@@ -875,7 +883,8 @@ def staged_row(case: SyntheticCase) -> tuple[Any, ...]:
 def history_row(case: SyntheticCase) -> tuple[Any, ...]:
     """Return the "create" history row that create_record writes for this case."""
     r = case.record
-    changes = json.dumps(diff({}, r.data), ensure_ascii=False)
+    sealed = seal_changes(diff({}, r.data), policy_of_instance(r))
+    changes = json.dumps(sealed, ensure_ascii=False)
     return (r.id, r.version, "create", r.created_by_id, r.created_at, changes)
 
 
@@ -990,6 +999,8 @@ def generated_batches(generator: Generator, sizes: list[int]) -> Iterator[Batch]
             pending = pool.submit(make, size)
             yield ready
         yield pending.result()
+        # Encrypting sensitive values reads data keys on the thread's own connection.
+        pool.submit(lambda: connection.close()).result()
 
 
 def count_batch(summary: SeedSummary, cases: Sequence[SyntheticCase]) -> None:
