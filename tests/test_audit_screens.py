@@ -149,3 +149,12 @@ def test_record_access_log_denied(sample_config: None, caseworker: User) -> None
     client = client_of(caseworker)
     assert f"/cases/{record.pk}/access-log" not in client.get(f"/cases/{record.pk}/").text
     assert client.get(f"/cases/{record.pk}/access-log").status_code == 403
+
+
+def test_filtered_list_audited_as_search(sample_config: None, caseworker: User) -> None:
+    client_of(caseworker).get("/cases/", {"f_sex": "female"})
+    search = AuditEntry.objects.get(action="case.search")
+    assert search.details["filters"] == ["sex"]
+    assert search.details["text"] is False
+    client_of(caseworker).get("/cases/")
+    assert AuditEntry.objects.filter(action="case.search").count() == 1

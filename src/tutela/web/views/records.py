@@ -205,7 +205,7 @@ def record_list(request: HttpRequest, record_type: str) -> HttpResponse:
     stored = request.session.get(search_session_key(record_type)) or {}
     filters.search_mode = stored.get("mode", "text")
     filters.search_text = stored.get("text", "")
-    if filters.search_text and not filters.cursor:
+    if (filters.search_text or filters.selects) and not filters.cursor:
         # Only that a search ran, its kind and the filters' names: the text is often a name.
         record_event(
             f"{record_type}.search",
@@ -216,6 +216,7 @@ def record_list(request: HttpRequest, record_type: str) -> HttpResponse:
                 "status": filters.status,
                 "scope": filters.scope,
                 "filters": sorted(filters.selects),
+                "text": bool(filters.search_text),
             },
         )
     try:
