@@ -44,7 +44,7 @@ def wait_until(ready: Any, process: subprocess.Popen[bytes], what: str, log: Pat
         try:
             if ready():
                 return
-        except Exception:  # noqa: BLE001, S110 (not ready yet: any client error)
+        except Exception:  # noqa: S110 (not ready yet: any client error)
             pass
         time.sleep(0.3)
     raise RuntimeError(
@@ -69,7 +69,7 @@ class S3Server:
     secret_key: str = "tutela-test-secret"
 
     def client(self) -> Any:
-        import boto3
+        import boto3  # type: ignore[import-untyped]
 
         return boto3.client(
             "s3",
@@ -104,7 +104,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         command += [f"-{name}.port={ports[name]}", f"-{name}.port.grpc={grpc[name]}"]
     log = folder / "weed.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder)  # noqa: S603
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder)
     server = S3Server(f"http://127.0.0.1:{ports['s3']}")
     try:
         client = server.client()
@@ -153,7 +153,7 @@ def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite
     ]
     log = folder / "azurite.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder)  # noqa: S603
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder)
     try:
         service = server.service()
         wait_until(lambda: list(service.list_containers()) is not None, process, "Azurite", log)

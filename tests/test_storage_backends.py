@@ -18,8 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from tests.storage_servers import AzuriteServer, S3Server
-from tests.storage_servers import azurite_server, s3_server  # noqa: F401 (fixtures)
+from tests.storage_servers import AzuriteServer, S3Server, azurite_server, s3_server  # noqa: F401 (fixtures)
 from tutela.access.models import User
 from tutela.attachments.actions import AttachmentRejected, add_attachment
 from tutela.attachments.models import Attachment

@@ -34,7 +34,7 @@ def policy_of_instance(instance: models.Model) -> policy.Policy:
     return policy.policy_of_type(record.record_type_id)
 
 
-class SealedJSONField(models.JSONField):  # type: ignore[type-arg]
+class SealedJSONField(models.JSONField):
     """A record's form data (`kind="data"`) or a history row's changes (`kind="changes"`)."""
 
     def __init__(self, *args: Any, kind: str = "data", **kwargs: Any) -> None:

@@ -12,7 +12,7 @@ Each file has its own data key, wrapped by the active master key (tutela.encrypt
 import secrets
 import struct
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -60,7 +60,7 @@ def data_key_id(header: bytes) -> int:
     return int(struct.unpack(">Q", header[16:24])[0])
 
 
-def decrypt_stream(handle: BinaryIO, *, close: bool = True) -> Iterator[bytes]:
+def decrypt_stream(handle: IO[bytes] | Any, *, close: bool = True) -> Iterator[bytes]:
     """Yield the plain text of an encrypted file chunk by chunk; raise DecryptionFailed if any
     chunk is damaged, missing or out of place."""
     try:

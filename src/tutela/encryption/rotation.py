@@ -16,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from tutela.encryption import envelope, keyring
 from tutela.encryption.models import DataKey, Purpose
+from tutela.ops.files import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ def rotate(path: Path) -> str:
             f"{ring.path}. Point TUTELA_SECRETS_FILE or TUTELA_VAR_DIR at the file rotated."
         )
     # The newest field data key decides the active master key (envelope.active_master_key_id).
-    plain = envelope.AESGCM.generate_key(bit_length=256)
+    plain = AESGCM.generate_key(bit_length=256)
     DataKey.objects.create(
         purpose=Purpose.FIELDS, master_key_id=key_id, wrapped=envelope.wrap(key_id, plain)
     )
@@ -121,6 +123,6 @@ def retire(key_id: str, *, execute: bool) -> None:
         for line in lines
         if line.split("=")[0].strip() not in (key_id, f"master_keys.{key_id}")
     ]
-    keyring.atomic_write_bytes(ring.path, ("\n".join(kept) + "\n").encode(), mode=0o600)
+    atomic_write_bytes(ring.path, ("\n".join(kept) + "\n").encode(), mode=0o600)
     keyring.reload()
     logger.info("Retired master key %s", key_id)

@@ -37,7 +37,7 @@ def respond(attachment: Attachment, name: str, content_type: str, inline: bool) 
     response: HttpResponseBase
     if is_encrypted(head):
         response = StreamingHttpResponse(decrypt_stream(handle), content_type=content_type)
-        response["Content-Disposition"] = content_disposition_header(not inline, file_name)
+        response["Content-Disposition"] = content_disposition_header(not inline, file_name) or ""
         if name == attachment.storage_name:
             response["Content-Length"] = str(attachment.size)
     else:
