@@ -127,19 +127,55 @@ def agency(db: None) -> Any:
 
 
 @pytest.fixture
-def caseworker(agency: Any) -> Any:
-    """Amina, a caseworker of agency one."""
-    from tutela.access.models import User
+def roles(db: None) -> dict[str, Any]:
+    """The default configuration's roles (caseworker, manager, administrator, ...) by id."""
+    from tutela.access.synthetic import ensure_default_roles
 
-    return User.objects.create_user("amina", password="correct horse battery", agency=agency)
+    return ensure_default_roles()
 
 
 @pytest.fixture
-def colleague(agency: Any) -> Any:
-    """Bruno, another caseworker of the same agency."""
+def team(agency: Any) -> Any:
+    """User group one, of agency one."""
+    from tutela.access.models import UserGroup
+
+    group = UserGroup.objects.create(unique_id="team-one", name={"en": "Team One"})
+    group.agencies.add(agency)
+    return group
+
+
+@pytest.fixture
+def caseworker(agency: Any, roles: dict[str, Any], team: Any) -> Any:
+    """Amina, a caseworker of agency one in team one: she sees the records she owns."""
     from tutela.access.models import User
 
-    return User.objects.create_user("bruno", password="correct horse battery", agency=agency)
+    user = User.objects.create_user(
+        "amina", password="correct horse battery", agency=agency, role=roles["caseworker"]
+    )
+    user.user_groups.add(team)
+    return user
+
+
+@pytest.fixture
+def colleague(agency: Any, roles: dict[str, Any], team: Any) -> Any:
+    """Bruno, another caseworker of agency one in team one."""
+    from tutela.access.models import User
+
+    user = User.objects.create_user(
+        "bruno", password="correct horse battery", agency=agency, role=roles["caseworker"]
+    )
+    user.user_groups.add(team)
+    return user
+
+
+@pytest.fixture
+def administrator(agency: Any, roles: dict[str, Any]) -> Any:
+    """Ada, an administrator: every permission, every record."""
+    from tutela.access.models import User
+
+    return User.objects.create_user(
+        "ada", password="correct horse battery", agency=agency, role=roles["administrator"]
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -148,6 +184,25 @@ def fresh_data_keys() -> None:
     from tutela.encryption.envelope import forget_cached_keys
 
     forget_cached_keys()
+
+
+def mark_mfa_enrolled(client: Any) -> None:
+    """Mark the client's session as having passed MFA, as signing in with a second factor
+    does, for tests of users whose role requires MFA and that are not about MFA."""
+    session = client.session
+    # The session key of tutela.signin.mfa.ENROLLED_SESSION_KEY.
+    session["tutela_mfa_enrolled"] = True
+    session.save()
+
+
+def signed_in_client(user: Any) -> Any:
+    """Return a test client signed in as `user`, MFA included."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    mark_mfa_enrolled(client)
+    return client
 
 
 @pytest.fixture(autouse=True)

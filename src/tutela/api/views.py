@@ -17,8 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tutela.access import permissions
 from tutela.access.models import User
-from tutela.access.scopes import record_scope
+from tutela.access.permissions import record_scope
 from tutela.api import serializers as api
 from tutela.api.errors import PreconditionRequired, UnknownRecordType
 from tutela.audit.log import record_event
@@ -58,7 +59,7 @@ def records_of(request: Request, record_type: str) -> QuerySet[Record]:
     """The records of `record_type` that the signed-in user may see."""
     return (
         Record.objects.filter(record_type__unique_id=record_type)
-        .filter(record_scope(acting_user(request)))
+        .filter(record_scope(acting_user(request), record_type))
         .select_related("record_type", "owner", "agency")
     )
 
@@ -80,6 +81,37 @@ def acting_user(request: Request) -> User:
     return user
 
 
+def require(request: Request, resource: str, action: str) -> None:
+    """Raise 403 unless the signed-in user's role allows `action` on `resource`."""
+    if not permissions.can(acting_user(request), resource, action):
+        raise exceptions.PermissionDenied(f"Your role does not allow {action} on {resource}.")
+
+
+def require_writable(request: Request, record_type: str, data: dict[str, Any]) -> None:
+    """Raise 403 naming the fields of `data` in sections the user may only read or not see."""
+    form = form_for(record_type)
+    refused = permissions.unwritable_fields(acting_user(request), form, data)
+    if refused:
+        raise exceptions.PermissionDenied(
+            f"Your role may not change these fields: {', '.join(refused)}. "
+            "Leave them out of the request."
+        )
+
+
+def shown(request: Request, records: list[Record]) -> list[Record]:
+    """Drop the values of sections hidden from the signed-in user from each record's data.
+
+    The records are changed in memory only, for the response; never save them afterwards.
+    """
+    user = acting_user(request)
+    forms: dict[str, FormDefinition] = {}
+    for record in records:
+        record_type = record.record_type.unique_id
+        form = forms.get(record_type) or forms.setdefault(record_type, form_for(record_type))
+        record.data = permissions.visible_data(user, form, record.data)
+    return records
+
+
 def expected_version(request: Request, record: Record) -> int:
     """Read the version the client based its change on from If-Match."""
     header = request.headers.get("If-Match", "").strip()
@@ -95,7 +127,8 @@ def expected_version(request: Request, record: Record) -> int:
     return int(value)
 
 
-def record_response(record: Record, status_code: int = 200) -> Response:
+def record_response(request: Request, record: Record, status_code: int = 200) -> Response:
+    shown(request, [record])
     response = Response(api.RecordSerializer(record).data, status=status_code)
     response["ETag"] = f'"{record.version}"'
     return response
@@ -156,12 +189,15 @@ class RecordListView(APIView):
     def post(self, request: Request, record_type: str) -> Response:
         """Register a record. Check for duplicates first with the duplicates endpoint."""
         form_for(record_type)
+        require(request, record_type, "create")
         body = api.RecordWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        require_writable(request, record_type, body.validated_data["data"])
         record = actions.create_record(
             record_type, body.validated_data["data"], acting_user(request)
         )
-        response = record_response(records_of(request, record_type).get(pk=record.pk), 201)
+        created = records_of(request, record_type).get(pk=record.pk)
+        response = record_response(request, created, 201)
         response["Location"] = reverse(
             "api:record", kwargs={"record_type": record_type, "record_id": record.pk}
         )
@@ -185,12 +221,12 @@ class RecordListView(APIView):
                 for name, bounds in params.get("dates", {}).items()
             },
             sort=params.get("sort", "updated"),
-            scope=record_scope(acting_user(request)),
+            scope=record_scope(acting_user(request), record_type),
         )
         result = search(criteria, limit=params.get("limit", 25), cursor=params.get("cursor"))
         return Response(
             {
-                "results": api.RecordSerializer(result.records, many=True).data,
+                "results": api.RecordSerializer(shown(request, result.records), many=True).data,
                 "next_cursor": result.next_cursor,
             }
         )
@@ -217,7 +253,7 @@ class RecordSearchView(APIView):
                 limit=params.validated_data["limit"],
                 records=records_of(request, record_type).filter(disabled=False),
             )
-            results = [m.record for m in matches]
+            results = shown(request, [m.record for m in matches])
             return Response(
                 {"results": api.RecordSerializer(results, many=True).data, "next_cursor": None}
             )
@@ -237,8 +273,11 @@ class DuplicateCheckView(APIView):
         body = api.DuplicateCheckSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         candidates = find_duplicates(
-            record_type, body.validated_data["data"], scope=record_scope(acting_user(request))
+            record_type,
+            body.validated_data["data"],
+            scope=record_scope(acting_user(request), record_type),
         )
+        shown(request, [c.record for c in candidates])
         return Response(api.DuplicateSerializer(candidates, many=True).data)
 
 
@@ -258,7 +297,7 @@ class RecordDetailView(APIView):
             return Response(
                 status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": f'"{record.version}"'}
             )
-        return record_response(record)
+        return record_response(request, record)
 
     @extend_schema(
         operation_id="records_update",
@@ -274,13 +313,15 @@ class RecordDetailView(APIView):
     def patch(self, request: Request, record_type: str, record_id: uuid.UUID) -> Response:
         """Change some fields. A stale If-Match is refused with 412 and the changed fields."""
         record = get_record(request, record_type, record_id)
+        require(request, record_type, "write")
         version = expected_version(request, record)
         body = api.RecordWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        require_writable(request, record_type, body.validated_data["data"])
         actions.update_record(
             record.pk, body.validated_data["data"], acting_user(request), base_version=version
         )
-        return record_response(get_record(request, record_type, record_id))
+        return record_response(request, get_record(request, record_type, record_id))
 
 
 class RecordStateView(APIView):
@@ -300,6 +341,7 @@ class RecordStateView(APIView):
     )
     def post(self, request: Request, record_type: str, record_id: uuid.UUID) -> Response:
         record = get_record(request, record_type, record_id)
+        require(request, record_type, "write" if self.change in ("close", "reopen") else "disable")
         version = expected_version(request, record)
         user = acting_user(request)
         if self.change == "close":
@@ -308,7 +350,7 @@ class RecordStateView(APIView):
             actions.set_status(record.pk, Status.OPEN, user, base_version=version)
         else:
             actions.set_disabled(record.pk, self.change == "disable", user, base_version=version)
-        return record_response(get_record(request, record_type, record_id))
+        return record_response(request, get_record(request, record_type, record_id))
 
 
 class RecordHistoryView(APIView):
@@ -326,8 +368,13 @@ class RecordHistoryView(APIView):
             object_type=record_type,
             object_id=record.pk,
         )
-        rows = RecordHistory.objects.filter(record=record).select_related("user")
-        return Response(api.HistorySerializer(rows.order_by("version"), many=True).data)
+        rows = list(
+            RecordHistory.objects.filter(record=record).select_related("user").order_by("version")
+        )
+        hidden = permissions.hidden_fields(acting_user(request), form_for(record_type))
+        for row in rows:
+            row.changes = {name: c for name, c in row.changes.items() if name not in hidden}
+        return Response(api.HistorySerializer(rows, many=True).data)
 
 
 class RecordTypeListView(APIView):

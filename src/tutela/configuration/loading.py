@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connection, models, transaction
 
+from tutela.access.configuration import apply_roles, apply_user_groups, dump_roles, dump_user_groups
 from tutela.audit.retention_rules import apply_retention, dump_retention
 from tutela.configuration import schema
 from tutela.configuration.models import (
@@ -100,6 +101,7 @@ def load_configuration(document: Any) -> LoadSummary:
             _apply_record_type(record_type_doc, order, summary)
         if "retention" in document:
             apply_retention(document["retention"])
+        _apply_access(document)
         invalidate_cache()
     logger.info(
         "Loaded configuration: %d record types, %d sections, %d fields, %d lookups, "
@@ -111,6 +113,14 @@ def load_configuration(document: Any) -> LoadSummary:
         len(summary.archived_fields),
     )
     return summary
+
+
+def _apply_access(document: dict[str, Any]) -> None:
+    """Load roles and user groups when the document has them; leave them alone otherwise."""
+    if "user_groups" in document:
+        apply_user_groups(document["user_groups"])
+    if "roles" in document:
+        apply_roles(document["roles"])
 
 
 def invalidate_cache() -> None:
@@ -251,6 +261,8 @@ def dump_configuration() -> dict[str, Any]:
     retention = dump_retention()
     if retention is not None:
         document["retention"] = retention
+    document["roles"] = dump_roles()
+    document["user_groups"] = dump_user_groups()
     return document
 
 

@@ -4,19 +4,13 @@ from typing import Any
 
 from django.conf import settings
 
+from tutela.access.permissions import can
+
 
 def can_manage_configuration(user: Any) -> bool:
-    """Return whether `user` may see and change forms, lookups and locations.
-
-    NOTE: staff users manage configuration until roles exist. Roles will replace this check,
-    and every configuration screen calls only this function.
-    """
-    return bool(
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and user.is_active
-        and user.is_staff
-    )
+    """Return whether `user` may see and change forms, lookups and locations: their role
+    allows writing the configuration. Every configuration screen calls only this function."""
+    return can(user, "configuration", "write")
 
 
 def configuration_locked() -> bool:

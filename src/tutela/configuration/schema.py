@@ -85,7 +85,9 @@ SECTION_KEYS = frozenset(
     }
 )
 RECORD_TYPE_KEYS = frozenset({"unique_id", "name", "form_groups", "form_sections", "order"})
-DOCUMENT_KEYS = frozenset({"format", "locales", "record_types", "lookups", "source", "retention"})
+DOCUMENT_KEYS = frozenset(
+    {"format", "locales", "record_types", "lookups", "source", "roles", "user_groups", "retention"}
+)
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,27 @@ def check_document(document: Any) -> list[Problem]:
         _check_record_types(checker, record_types, lookups)
     if "retention" in document:
         _check_retention(checker, document["retention"], record_types)
+    _check_access(checker, document, record_types)
     return checker.problems
 
+
+def _check_access(checker: _Checker, document: dict[str, Any], record_types: Any) -> None:
+    """Check the roles and user groups (see tutela.access.configuration)."""
+    # Imported here: this module stays free of Django models at import time.
+    from tutela.access.configuration import check_roles, check_user_groups
+
+    type_ids = [
+        rt["unique_id"]
+        for rt in (record_types if isinstance(record_types, list) else [])
+        if isinstance(rt, dict) and isinstance(rt.get("unique_id"), str)
+    ]
+    problems = []
+    if "roles" in document:
+        problems += check_roles(document["roles"], type_ids)
+    if "user_groups" in document:
+        problems += check_user_groups(document["user_groups"])
+    for path, message in problems:
+        checker.add(path, message)
 
 
 def _check_retention(checker: _Checker, section: Any, record_types: Any) -> None:

@@ -41,6 +41,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tutela.access.models import Agency, User
+from tutela.access.synthetic import assign_synthetic_access
 from tutela.configuration.forms import FormDefinition, get_form
 from tutela.configuration.models import Location
 from tutela.encryption.fields import policy_of_instance
@@ -219,6 +220,8 @@ def ensure_caseworkers(count: int) -> list[User]:
         for username in usernames
         if username not in existing
     )
+    # Roles and user groups, with a manager per group and an administrator.
+    assign_synthetic_access()
     return list(User.objects.filter(username__in=usernames).order_by("username"))
 
 

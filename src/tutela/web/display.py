@@ -246,13 +246,20 @@ def sorted_rows(f: Field, rows: list[Any]) -> list[Any]:
     return sorted(present, key=lambda r: str(r[key])) + absent
 
 
-def record_groups(display: Display, data: dict[str, Any]) -> list[ShownGroup]:
-    """Return the visible sections of a record with their visible values, grouped as configured."""
+def record_groups(
+    display: Display, data: dict[str, Any], access: dict[str, str] | None = None
+) -> list[ShownGroup]:
+    """Return the visible sections of a record with their visible values, grouped as configured.
+
+    `access` maps a section's unique_id to the user's access ("write", "read" or "hidden", see
+    tutela.access.permissions); hidden sections are left out and read-only ones not editable.
+    """
     form = display.form
+    access = access or {}
     display.prefetch((f, data.get(f.name)) for f in form.fields.values())
     groups: list[ShownGroup] = []
     for section in form.sections:
-        if not section_shown(section, data):
+        if access.get(section.unique_id) == "hidden" or not section_shown(section, data):
             continue
         values = [
             shown_value(display, f, data.get(f.name))
@@ -263,8 +270,10 @@ def record_groups(display: Display, data: dict[str, Any]) -> list[ShownGroup]:
         label = group.label if group else ""
         if not groups or groups[-1].label != label:
             groups.append(ShownGroup(label, []))
-        editable = section.section.editable and any(
-            f.editable for f in section.fields if f.type not in ("separator", "calculated")
+        editable = (
+            section.section.editable
+            and access.get(section.unique_id, "write") == "write"
+            and any(f.editable for f in section.fields if f.type not in ("separator", "calculated"))
         )
         groups[-1].sections.append(ShownSection(section, section.section.label, values, editable))
     return groups

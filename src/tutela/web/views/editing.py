@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,8 +20,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from tutela.access import permissions
 from tutela.access.models import User
-from tutela.access.scopes import can_view_record
 from tutela.attachments.actions import AttachmentRejected, add_attachment
 from tutela.attachments.models import Attachment
 from tutela.configuration.forms import FormDefinition, SectionDef
@@ -108,6 +109,11 @@ def section_edit(
     record = viewable_record(request, record_type, record_id)
     form = form_of(record_type)
     section = editable_section(form, record, section_id)
+    access = permissions.section_access(signed_in_user(request), form, section.unique_id)
+    if access == "hidden":
+        raise Http404
+    if access != "write":
+        raise PermissionDenied
     page = SectionPage(Kind(form.record_type), record, section, record.version, record.version)
 
     if request.method == "GET":
@@ -437,7 +443,15 @@ def record_new(request: HttpRequest, record_type: str) -> HttpResponse:
     form = form_of(record_type)
     kind = Kind(form.record_type)
     user = signed_in_user(request)
-    sections = registration_sections(form)
+    if not permissions.can(user, record_type, "create"):
+        raise PermissionDenied
+    sections = [
+        s
+        for s in registration_sections(form)
+        if permissions.section_access(user, form, s.unique_id) == "write"
+    ]
+    if not sections:
+        raise PermissionDenied
     checks_duplicates = bool(form.semantic.get("name"))
     page: dict[str, Any] = {"kind": kind, "sections": sections, "confirmed": False}
 
@@ -457,14 +471,24 @@ def record_new(request: HttpRequest, record_type: str) -> HttpResponse:
 
     page["confirmed"] = bool(request.POST.get("confirm_new"))
     if checks_duplicates and not page["confirmed"]:
-        candidates = find_duplicates(record_type, values)
+        # Who may search records owned by others learns the short ids of possible duplicates
+        # out of their scope, and nothing else about them.
+        wide = permissions.can(user, record_type, "search_others")
+        scope = None if wide else permissions.record_scope(user, record_type)
+        candidates = find_duplicates(record_type, values, scope=scope)
         if candidates:
+            visible = set(
+                Record.objects.filter(
+                    permissions.record_scope(user, record_type),
+                    pk__in=[c.record.pk for c in candidates],
+                ).values_list("pk", flat=True)
+            )
             page["duplicates"] = [
                 Duplicate(
                     c.record,
                     c.score,
                     ", ".join(str(DUPLICATE_REASONS.get(r, r)) for r in c.reasons),
-                    can_view_record(user, c.record),
+                    c.record.pk in visible,
                 )
                 for c in candidates
             ]

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from tutela.access.models import User
-from tutela.access.scopes import record_scope
+from tutela.access.permissions import record_scope, scope_by_type
 from tutela.records.models import Record, Status
 from tutela.web.decorators import signed_in
 from tutela.web.kinds import CASE, Kind, kinds
@@ -19,7 +19,7 @@ from tutela.web.views.records import signed_in_user
 LATEST_CASES = 5
 RECENT_SHOWN = 8
 # Counting every record in scope reads many index entries at a million records; the counts
-# may be this many seconds old.
+# may be this many seconds old, also after the user's role or groups change.
 COUNTS_MAX_AGE = 60
 
 
@@ -37,7 +37,11 @@ def home(request: HttpRequest) -> HttpResponse:
     configured = kinds()
     case_kind = next((k for k in configured if k.unique_id == CASE), None)
     my_open = Record.objects.filter(
-        record_type__unique_id=CASE, owner=user, status=Status.OPEN, disabled=False
+        record_scope(user, CASE),
+        record_type__unique_id=CASE,
+        owner=user,
+        status=Status.OPEN,
+        disabled=False,
     )
     return render(
         request,
@@ -47,17 +51,17 @@ def home(request: HttpRequest) -> HttpResponse:
             "case_kind": case_kind,
             "my_open_cases": my_open.count(),
             "latest_cases": list(my_open.order_by("-updated_at")[:LATEST_CASES]),
-            "recent": recently_viewed(user),
+            "recent": recently_viewed(user, configured),
             "counts": type_counts(user, configured),
         },
     )
 
 
-def recently_viewed(user: User) -> list[Record]:
+def recently_viewed(user: User, configured: list[Kind]) -> list[Record]:
     """Return the records `user` opened lately, latest first, among those they may still see."""
-    visible = Record.objects.filter(record_scope(user)).values("pk")
+    visible = Record.objects.filter(scope_by_type(user, [k.unique_id for k in configured]))
     views = (
-        RecentView.objects.filter(user=user, record__in=visible)
+        RecentView.objects.filter(user=user, record__in=visible.values("pk"))
         .select_related("record__record_type")
         .order_by("-viewed_at")[:RECENT_SHOWN]
     )
@@ -70,7 +74,9 @@ def type_counts(user: User, configured: list[Kind]) -> list[TypeCounts]:
     counts: dict[tuple[str, str], int] | None = cache.get(key)
     if counts is None:
         rows = (
-            Record.objects.filter(record_scope(user), disabled=False)
+            Record.objects.filter(
+                scope_by_type(user, [k.unique_id for k in configured]), disabled=False
+            )
             .values_list("record_type__unique_id", "status")
             .annotate(number=Count("pk"))
             .order_by()

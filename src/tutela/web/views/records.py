@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tutela.access.models import User
-from tutela.access.scopes import can_view_record, record_scope, sees_everything
+from tutela.access import permissions
+from tutela.access.models import RecordScope, User
+from tutela.access.permissions import can, record_scope, scope_of
 from tutela.attachments.models import Attachment
 from tutela.audit.log import record_event
 from tutela.configuration.forms import FormDefinition
@@ -63,14 +64,21 @@ def search_session_key(record_type: str) -> str:
     return f"tutela.search.{record_type}"
 
 
-def may_see_disabled(user: User) -> bool:
-    """Staff may list disabled records; everyone else finds them only by their address."""
-    return sees_everything(user)
+def may_see_disabled(user: User, record_type: str) -> bool:
+    """Those who may disable records may list disabled ones; others find them by address."""
+    return can(user, record_type, "disable")
 
 
 def may_disable(user: User, record: Record) -> bool:
-    # NOTE: until roles exist, the record's owner and staff may disable and enable it.
-    return sees_everything(user) or record.owner_id == user.pk
+    return can(user, record.record_type.unique_id, "disable")
+
+
+def section_access_map(user: User, form: FormDefinition) -> dict[str, str]:
+    """Return the user's access to each section of `form`: write, read or hidden."""
+    return {
+        section.unique_id: permissions.section_access(user, form, section.unique_id)
+        for section in form.sections
+    }
 
 
 # The list
@@ -125,8 +133,10 @@ class ListFilters:
         cls, params: QueryDict, record_type: str, form: FormDefinition, user: User
     ) -> "ListFilters":
         status = params.get("status", Status.OPEN.value)
-        # Staff supervise everyone's records; a caseworker starts from their own.
-        scope = params.get("scope", "all" if sees_everything(user) else "mine")
+        # Managers and administrators supervise others' records; a caseworker starts from their
+        # own.
+        wide = scope_of(user) != RecordScope.OWN
+        scope = params.get("scope", "all" if wide else "mine")
         sort = params.get("sort", "updated")
         if sort == "name" and not name_sort_allowed(form):
             sort = "updated"
@@ -141,7 +151,7 @@ class ListFilters:
             scope=scope if scope in ("mine", "all") else "mine",
             sort=sort if sort in SORT_LABELS else "updated",
             selects=selects,
-            show_disabled=params.get("disabled") == "1" and may_see_disabled(user),
+            show_disabled=params.get("disabled") == "1" and may_see_disabled(user, record_type),
             cursor=params.get("cursor") or None,
         )
 
@@ -172,7 +182,7 @@ class ListFilters:
             include_disabled=self.show_disabled,
             selects=selects,
             sort=self.sort,
-            scope=record_scope(user),
+            scope=record_scope(user, self.record_type),
         )
 
 
@@ -237,7 +247,7 @@ def record_list(request: HttpRequest, record_type: str) -> HttpResponse:
                 for key, label in SORT_LABELS.items()
                 if key != "name" or name_sort_allowed(form)
             ],
-            "may_see_disabled": may_see_disabled(user),
+            "may_see_disabled": may_see_disabled(user, record_type),
             "saved_searches": SavedSearch.objects.filter(user=user, record_type=record_type),
         }
     )
@@ -285,14 +295,12 @@ def list_records(form: FormDefinition, user: User, filters: ListFilters) -> Reco
 def viewable_record(request: HttpRequest, record_type: str, record_id: uuid.UUID) -> Record:
     """Return the record named in the address. Raise 404 when it does not exist or the user
     may not see it: the same response for both, so that ids cannot be probed."""
-    record = get_object_or_404(
-        Record.objects.select_related("owner", "agency", "record_type"),
+    scope = record_scope(signed_in_user(request), record_type)
+    return get_object_or_404(
+        Record.objects.select_related("owner", "agency", "record_type").filter(scope),
         pk=record_id,
         record_type__unique_id=record_type,
     )
-    if not can_view_record(signed_in_user(request), record):
-        raise Http404
-    return record
 
 
 def remember_view(user: User, record: Record) -> None:
@@ -319,9 +327,10 @@ def record_view(request: HttpRequest, record_type: str, record_id: uuid.UUID) ->
         record_event(f"{record_type}.view", user=user, object_type=record_type, object_id=record.pk)
     form = form_of(record_type)
     display = Display(form, record=record)
-    groups = record_groups(display, record.data)
+    # Hidden sections are left out whole; skip logic still reads every value.
+    groups = record_groups(display, record.data, section_access_map(user, form))
     archived = []
-    if user.is_staff:
+    if can(user, "configuration", "read"):
         archived = archived_values(display, record.data)
     kind = Kind(form.record_type)
     return render(
@@ -411,7 +420,10 @@ def record_history(request: HttpRequest, record_type: str, record_id: uuid.UUID)
         if (f := field_named(form, name)) is not None
         for value in (change.get("old"), change.get("new"))
     )
-    history = [HistoryEntry(entry, describe_changes(form, display, entry)) for entry in rows]
+    hidden = permissions.hidden_fields(request.user, form)
+    history = [
+        HistoryEntry(entry, describe_changes(form, display, entry, hidden)) for entry in rows
+    ]
     kind = Kind(form.record_type)
     return render(
         request,
@@ -424,9 +436,14 @@ def field_named(form: FormDefinition, name: str) -> Field | None:
     return form.fields.get(name) or form.archived_fields.get(name)
 
 
-def describe_changes(form: FormDefinition, display: Display, entry: RecordHistory) -> list[Change]:
+def describe_changes(
+    form: FormDefinition, display: Display, entry: RecordHistory, hidden: set[str] | None = None
+) -> list[Change]:
+    """Describe one save's changes, leaving out the fields in `hidden`."""
     changes: list[Change] = []
     for name, change in entry.changes.items():
+        if hidden and name in hidden:
+            continue
         old, new = change.get("old"), change.get("new")
         if name.startswith("$"):
             changes.append(column_change(name, old, new))
@@ -508,6 +525,21 @@ def attachment_of(request: HttpRequest, attachment_id: uuid.UUID) -> Attachment:
     attachment = get_object_or_404(
         Attachment.objects.select_related("record", "record__record_type"), pk=attachment_id
     )
-    if not can_view_record(signed_in_user(request), attachment.record):
+    user = signed_in_user(request)
+    record_type = attachment.record.record_type.unique_id
+    if not Record.objects.filter(record_scope(user, record_type), pk=attachment.record_id).exists():
+        raise Http404
+    # A file in a section hidden from the user is as absent as a record out of scope.
+    if field_hidden(user, form_of(record_type), attachment.field_name):
         raise Http404
     return attachment
+
+
+def field_hidden(user: User, form: FormDefinition, field_name: str) -> bool:
+    """Return whether a field, named as attachments name it ("<field>" or "<subform>.<field>"),
+    lies in a section hidden from `user`."""
+    head = field_name.split(".", 1)[0]
+    hidden = permissions.hidden_fields(user, form)
+    if head in hidden:
+        return True
+    return any(form.fields[name].spec.get("subform") == head for name in hidden)
