@@ -4,23 +4,26 @@ A backup lists the documents after the database snapshot is taken. Documents are
 the store before the database row that refers to them commits, and never changed in place,
 so every document the dumped database refers to is in the listing.
 
-TODO: S3 and Azure (django-storages). An `ObjectDocumentStore` lists objects with their size
-and ETag (boto3 list_objects_v2, azure list_blobs) as `modified`. Then a backup re-reads only
-the objects whose ETag changed since the previous backup. `open_document` is a streaming
-download, `write_document` an upload, and the restore marker an object. Nothing else in the
-backup changes, because the index already keys documents by name, size and `modified`. Until
-then `site_document_store` rejects other storages with a message naming the storage.
+Other storages (S3, Azure Blob through django-storages) go through `StorageDocumentStore`,
+which uses only Django's storage API, so a backup reads the same encrypted bytes that the site
+stores, whatever the backend.
+
+TODO: listing through the storage API costs one request per folder and one or two per document
+(size and time); listing objects with their ETags in one paged request (boto3
+list_objects_v2, azure list_blobs) would make large buckets faster to back up.
 """
 
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
-from django.core.files.storage import FileSystemStorage, storages
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from tutela.ops.files import atomic_write_bytes, fsync_dir
 
@@ -128,13 +131,70 @@ class LocalDocumentStore:
         fsync_dir(self.root)
 
 
+class StorageDocumentStore:
+    """Documents in any Django storage (S3, Azure Blob), through the storage API alone.
+
+    Documents are never changed in place, so a document's size and time of last change
+    identify its content.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def describe(self) -> str:
+        return f"{type(self.storage).__name__} storage"
+
+    def _names(self, folder: str = "") -> Iterator[str]:
+        dirs, files = self.storage.listdir(folder)
+        for filename in sorted(files):
+            if filename != RESTORE_MARKER:
+                yield f"{folder}/{filename}" if folder else filename
+        for sub in sorted(dirs):
+            yield from self._names(f"{folder}/{sub}" if folder else sub)
+
+    def list_documents(self) -> Iterator[DocumentInfo]:
+        for name in self._names():
+            modified = self.storage.get_modified_time(name).isoformat()
+            yield DocumentInfo(name, self.storage.size(name), modified)
+
+    def open_document(self, name: str) -> BinaryIO:
+        checked_name(name)
+        return cast(BinaryIO, self.storage.open(name, "rb"))
+
+    def write_document(self, name: str, produce: Callable[[BinaryIO], None]) -> None:
+        """Let `produce` write the content to a temporary file, then upload it whole."""
+        checked_name(name)
+        with tempfile.SpooledTemporaryFile(max_size=8 * 2**20) as buffer:
+            produce(cast(BinaryIO, buffer))
+            buffer.seek(0)
+            saved = self.storage.save(name, File(buffer))
+        if saved != name:
+            raise BadDocumentName(
+                f"The storage saved document {name} as {saved}; clear the storage, then restore "
+                f"again."
+            )
+
+    def has_documents(self) -> bool:
+        return next(self._names(), None) is not None
+
+    def clear(self) -> None:
+        for name in list(self._names()):
+            self.storage.delete(name)
+
+    def mark_incomplete(self, note: dict[str, str]) -> None:
+        self.storage.delete(RESTORE_MARKER)
+        self.storage.save(RESTORE_MARKER, ContentFile(json.dumps(note).encode()))
+
+    def marked_incomplete(self) -> bool:
+        return bool(self.storage.exists(RESTORE_MARKER))
+
+    def clear_mark(self) -> None:
+        self.storage.delete(RESTORE_MARKER)
+
+
 def site_document_store() -> DocumentStore:
-    """Return the store of Django's default storage; only local disk for now (see the TODO)."""
+    """Return the store of Django's default storage: a folder, or any other storage's API."""
     storage = storages["default"]
     if isinstance(storage, FileSystemStorage):
         return LocalDocumentStore(Path(storage.location))
-    raise UnsupportedStore(
-        f"Backups copy documents from a local folder only; the default storage is "
-        f"{type(storage).__name__}. Back up the bucket with its provider's tools "
-        f"until Tutela supports it."
-    )
+    return StorageDocumentStore(storage)
