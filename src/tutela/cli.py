@@ -37,6 +37,10 @@ def main() -> None:
         folder = var_dir()
         os.environ["TUTELA_VAR_DIR"] = str(folder)
         ensure_secret_key(folder)
+        # Encryption at rest for the embedded setup: master and index keys under var/.
+        from tutela.encryption.keyring import ensure_keys_file
+
+        ensure_keys_file(folder / "keys.toml")
         server = embedded_postgres.start(folder / "postgres")
         embedded_postgres.ensure_database(server)
         os.environ["DATABASE_URL"] = embedded_postgres.database_url(server)
