@@ -28,6 +28,7 @@ from tests.test_accessibility import blocking_violations, scan, sign_in_through_
 from tutela.access.models import Role, User
 from tutela.audit.models import AuditEntry, Outcome
 from tutela.settings import oidc_app
+from tutela.signin import onboarding
 
 pytestmark = pytest.mark.browser
 
@@ -264,3 +265,22 @@ def test_openid_connect_creates_user_when_allowed(
     created = User.objects.get(username="stranger")
     assert created.role == lead
     assert not created.has_usable_password()
+
+
+def test_onboarding_link_leads_to_mfa_setup(page: Any, site: str) -> None:
+    nadia = onboarding.create_user("nadia", "nadia@example.org")
+    token = onboarding.create_link(nadia, onboarding.Purpose.ONBOARDING)
+
+    page.goto(f"{site}/welcome/#token={token}")
+    # The script moves the token into the form and out of the address bar.
+    page.wait_for_function("() => window.location.hash === ''")
+    page.get_by_label("New password", exact=True).fill("lantern orchard violet")
+    page.get_by_label("New password again").fill("lantern orchard violet")
+    page.get_by_role("button", name="Set password").click()
+    page.wait_for_url(f"{site}/sign-in/?next=%2Faccounts%2F2fa%2F")
+
+    page.get_by_label("Username").fill("nadia")
+    page.get_by_label("Password").fill("lantern orchard violet")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{site}/accounts/2fa/")
+    screenshot(page, "signin-3-mfa-setup")
