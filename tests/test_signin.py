@@ -496,3 +496,34 @@ def test_totp_removal_is_audited(manager: User, django_capture_on_commit_callbac
     assert not Authenticator.objects.filter(user=manager, type="totp").exists()
     removed = AuditEntry.objects.get(action="auth.mfa_remove")
     assert removed.details == {"type": "totp"}
+
+
+def test_password_reset_sends_one_link_per_five_minutes(
+    caseworker: User, mail_server: MailServer
+) -> None:
+    caseworker.email = "amina@example.org"
+    caseworker.save()
+    for _ in range(3):
+        Client().post("/password/forgot/", {"login": "amina"})
+    assert len(mail_server.inbox.messages) == 1
+    SignInLink.objects.update(created_at=timezone.now() - dt.timedelta(minutes=6))
+    Client().post("/password/forgot/", {"login": "amina"})
+    assert len(mail_server.inbox.messages) == 2
+
+
+@pytest.mark.django_db
+def test_allauth_sign_in_address_shows_tutela_page() -> None:
+    response = Client().get("/accounts/login/")
+    assert response.status_code == 200
+    assert "sign up" not in response.content.decode().lower()
+    assert 'href="/password/forgot/"' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_self_sign_up_is_closed() -> None:
+    response = Client().post(
+        "/accounts/signup/",
+        {"username": "eve", "password1": "lantern orchard violet", "password2": "x"},
+    )
+    assert "No self sign-up" in response.content.decode()
+    assert not User.objects.filter(username="eve").exists()

@@ -25,6 +25,8 @@ from tutela.signin.models import SignInLink
 logger = logging.getLogger(__name__)
 
 Purpose = SignInLink.Purpose
+# The forgotten-password page sends a user at most one link in this time.
+RESEND_AFTER = dt.timedelta(minutes=5)
 
 
 class LinkInvalid(Exception):
@@ -55,6 +57,15 @@ def create_link(user: User, purpose: str) -> str:
             expires_at=now + dt.timedelta(hours=settings.TUTELA_SIGNIN_LINK_HOURS),
         )
     return token
+
+
+def sent_recently(user: User) -> bool:
+    """Return whether a reset link went to the user in the last RESEND_AFTER, so that the
+    forgotten-password page cannot be used to flood a mailbox."""
+    since = timezone.now() - RESEND_AFTER
+    return SignInLink.objects.filter(
+        user=user, purpose=Purpose.PASSWORD_RESET, created_at__gt=since
+    ).exists()
 
 
 def link_address(token: str) -> str:

@@ -56,11 +56,15 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
         user = User.objects.filter(
             Q(username__iexact=login) | Q(email__iexact=login), is_active=True
         ).first()
-        if user is not None and user.email:
+        if user is not None and user.email and not onboarding.sent_recently(user):
             try:
                 onboarding.send_link(user, onboarding.Purpose.PASSWORD_RESET)
             except OSError as e:  # smtplib and ssl errors are OSErrors
-                logger.error("The password reset email could not be sent: %s", type(e).__name__)
+                logger.error(
+                    "The password reset email to user %s could not be sent: %s",
+                    user.pk,
+                    type(e).__name__,
+                )
         # The same response whether or not the account exists, so the page reveals no accounts.
         return render(request, "signin/forgot_password_sent.html")
     return render(request, "signin/forgot_password.html", {"form": form})
@@ -90,7 +94,9 @@ def user_new(request: HttpRequest) -> HttpResponse:
         try:
             onboarding.send_link(user, onboarding.Purpose.ONBOARDING)
         except OSError as e:
-            logger.error("The welcome email could not be sent: %s", type(e).__name__)
+            logger.error(
+                "The welcome email to user %s could not be sent: %s", user.pk, type(e).__name__
+            )
             messages.error(
                 request,
                 _(
