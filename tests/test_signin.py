@@ -439,15 +439,23 @@ def test_plain_smtp_refused_unless_allowed() -> None:
 def test_new_user_screen_for_administrators(
     caseworker: User, mail_server: MailServer, agency: Any
 ) -> None:
+    Role.objects.get_or_create(unique_id="caseworker", defaults={"name": {"en": "Caseworker"}})
     admin = User.objects.create_user("root", password=PASSWORD, is_superuser=True)
     client = signed_in_client(admin)
     response = client.post(
         "/users/new/",
-        {"username": "nadia", "email": "nadia@example.org", "locale": "ar", "agency": agency.pk},
+        {
+            "username": "nadia",
+            "email": "nadia@example.org",
+            "locale": "ar",
+            "agency": agency.pk,
+            "role": "caseworker",
+        },
     )
     assert response.status_code == 302
     message, _, _ = received_link(mail_server)
     assert message["Content-Language"] == "ar"
+    assert User.objects.get(username="nadia").role.unique_id == "caseworker"
     created = AuditEntry.objects.get(action="user.create")
     assert created.actor_id == admin.pk
     assert signed_in_client(caseworker).get("/users/new/").status_code == 403

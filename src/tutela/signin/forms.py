@@ -55,11 +55,17 @@ class NewUserForm(forms.ModelForm):  # type: ignore[type-arg]
         model = User
         fields = ["username", "first_name", "last_name", "email", "locale", "agency"]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, grantable: set[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["email"].required = True
         self.fields["locale"] = forms.ChoiceField(
             label=_("Language of the welcome email"), choices=settings.LANGUAGES, initial="en"
+        )
+        # Only the roles that the administrator's own role may give.
+        self.fields["role"] = forms.ChoiceField(
+            label=_("Role"),
+            required=False,
+            choices=[("", _("No role"))] + [(role_id, role_id) for role_id in sorted(grantable)],
         )
 
 

@@ -7,6 +7,7 @@ from allauth.account.views import LoginView
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,7 +16,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from tutela.access.actions import grantable_roles, set_role
 from tutela.access.models import User
+from tutela.access.permissions import can
 from tutela.signin import onboarding
 from tutela.signin.forms import ForgotPasswordForm, NewUserForm, SetPasswordForm
 
@@ -71,26 +74,30 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 
 
 def can_create_users(user: Any) -> bool:
-    return bool(user.is_active and (user.is_superuser or user.has_perm("access.add_user")))
+    return can(user, "user", "create")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def user_new(request: HttpRequest) -> HttpResponse:
-    if not can_create_users(request.user):
+    actor = request.user
+    if not isinstance(actor, User) or not can_create_users(actor):
         raise PermissionDenied
-    form = NewUserForm(request.POST or None)
+    form = NewUserForm(request.POST or None, grantable=grantable_roles(actor))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        user = onboarding.create_user(
-            data["username"],
-            data["email"],
-            locale=data["locale"],
-            created_by=request.user,
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            agency=data["agency"],
-        )
+        with transaction.atomic():
+            user = onboarding.create_user(
+                data["username"],
+                data["email"],
+                locale=data["locale"],
+                created_by=actor,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                agency=data["agency"],
+            )
+            if data["role"]:
+                set_role(actor, user, data["role"])
         try:
             onboarding.send_link(user, onboarding.Purpose.ONBOARDING)
         except OSError as e:
