@@ -53,6 +53,9 @@ def locked_until(keys: list[Key]) -> dt.datetime | None:
 
 
 def record_failure(keys: list[Key]) -> None:
+    # NOTE: rows are never deleted, so guesses at many usernames leave one row each. A row
+    # whose last failure is older than TUTELA_LOCKOUT_FORGET_AFTER has no effect and could be
+    # pruned by a periodic job; none exists yet.
     now = timezone.now()
     with transaction.atomic():
         for key in keys:
