@@ -231,7 +231,7 @@ def media(settings: Any, tmp_path: Path) -> Path:
 
 def attach(record: Record, user: User, data: bytes) -> Attachment:
     field = get_form("case").fields["photo"]
-    upload = SimpleUploadedFile("photo.jpg", data, content_type="image/jpeg")
+    upload = SimpleUploadedFile(f"{FIRST} {LAST}.jpg", data, content_type="image/jpeg")
     return add_attachment(record.pk, field, "photo", upload, user)
 
 
@@ -412,3 +412,28 @@ def test_pg_dump_holds_no_plain_text(caseworker: User, media: Path, tmp_path: Pa
     assert Image.open(io.BytesIO(plain_file)).tobytes() == marker
     # Past the PNG signature and image header, which every such image shares.
     assert plain_file[33:] not in stored
+
+
+@pytest.mark.usefixtures("configured")
+def test_file_name_is_encrypted(caseworker: User, media: Path) -> None:
+    attachment = attach(new_case(caseworker), caseworker, jpeg())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT file_name FROM attachments_attachment WHERE id = %s", [attachment.pk]
+        )
+        stored = cursor.fetchone()[0]
+    assert FIRST not in stored
+    assert Attachment.objects.get(pk=attachment.pk).file_name == f"{FIRST} {LAST}.jpg"
+
+
+@pytest.mark.usefixtures("configured")
+def test_backfill_encrypts_a_plain_file_name(caseworker: User, media: Path) -> None:
+    attachment = attach(new_case(caseworker), caseworker, jpeg())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE attachments_attachment SET file_name = 'Plainname.jpg' WHERE id = %s",
+            [attachment.pk],
+        )
+    call_command("keys", "encrypt-records", stdout=io.StringIO(), stderr=io.StringIO())
+    assert "Plainname" not in raw_text("attachments_attachment", "file_name")
+    assert Attachment.objects.get(pk=attachment.pk).file_name == "Plainname.jpg"

@@ -413,11 +413,13 @@ def test_saved_search_keeps_the_text_on_the_server(caseworker: User) -> None:
 
 
 def test_saved_search_keeps_the_filters(caseworker: User) -> None:
-    save(signed_in(caseworker), filters="status=closed&scope=mine&f_sex=female&sort=name")
+    # Not sort=name: the sample configuration's names are sensitive, so stored encrypted,
+    # and a list cannot be sorted by them.
+    save(signed_in(caseworker), filters="status=closed&scope=mine&f_sex=female&sort=created")
     assert SavedSearch.objects.get().filters == {
         "status": "closed",
         "scope": "mine",
-        "sort": "name",
+        "sort": "created",
         "f_sex": "female",
     }
 

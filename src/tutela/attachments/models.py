@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from tutela.encryption.fields import SealedTextField
 from tutela.records.models import Record
 
 
@@ -19,8 +20,9 @@ class Attachment(models.Model):
     record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="attachments")
     # The field's name, or "<subform>.<field>" for a field of subform rows.
     field_name = models.CharField(max_length=201)
-    # As the user's device named it: shown to people who may see the record, never logged.
-    file_name = models.CharField(max_length=255)
+    # As the user's device named it: shown to people who may see the record, never logged,
+    # and encrypted at rest because it often holds a child's name.
+    file_name = SealedTextField(label="$attachment.file_name")
     # Found from the content (tutela.attachments.content), not taken from the upload.
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()

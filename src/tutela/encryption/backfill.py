@@ -112,3 +112,30 @@ def rewrite_batch(
     progress.history_rows += len(history)
     progress.last_id = rows[-1].pk
     return len(rows), rows[-1].pk
+
+
+def backfill_texts(batch: int = 500) -> int:
+    """Encrypt attachment file names and saved search texts stored in clear; return the count.
+
+    Saving a row runs its SealedTextField, which encrypts a plain value (reading one returns it
+    as it is), so the job can run again safely.
+    """
+    from tutela.attachments.models import Attachment
+    from tutela.web.models import SavedSearch
+
+    done = 0
+    for model, column in ((Attachment, "file_name"), (SavedSearch, "text")):
+        last = None
+        while True:
+            with transaction.atomic():
+                rows = model.objects.select_for_update().order_by("pk")
+                if last is not None:
+                    rows = rows.filter(pk__gt=last)
+                page = list(rows[:batch])
+                for row in page:
+                    row.save(update_fields=[column])
+            if not page:
+                break
+            done += len(page)
+            last = page[-1].pk
+    return done

@@ -73,3 +73,26 @@ class SealedDisplayNameField(models.TextField):  # type: ignore[type-arg]
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         return envelope.unseal(value, DISPLAY_NAME)
+
+
+class SealedTextField(models.TextField):  # type: ignore[type-arg]
+    """Text that may name a child (a file name, a saved search), encrypted whenever encryption
+    at rest is on. `label` binds each value to its column, as a field name does for values."""
+
+    def __init__(self, *args: Any, label: str = "", **kwargs: Any) -> None:
+        self.label = label
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["label"] = self.label
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = super().pre_save(model_instance, add)
+        if value and envelope.enabled():
+            return envelope.seal(value, self.label)
+        return value
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        return envelope.unseal(value, self.label)

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from tutela.encryption.fields import SealedTextField
 from tutela.records.models import Record
 
 
@@ -29,7 +30,6 @@ class SavedSearch(models.Model):
     The text is often a child's name. It is kept here, on the server, and a saved search is
     opened by its id with a POST: the text never goes into an address, where browser history,
     proxies and the access log would keep it.
-    NOTE: the text is stored in clear until encryption at rest covers this table too.
     """
 
     user = models.ForeignKey(
@@ -38,7 +38,8 @@ class SavedSearch(models.Model):
     record_type = models.CharField(max_length=100)
     name = models.CharField(max_length=100)
     mode = models.CharField(max_length=10, default="text")
-    text = models.CharField(max_length=200, blank=True)
+    # Encrypted at rest (tutela.encryption).
+    text = SealedTextField(label="$saved_search.text", blank=True)
     # The list's address parameters: status, scope, sort, option filters.
     filters = models.JSONField(default=dict)
     created_at = models.DateTimeField()

@@ -111,6 +111,8 @@ class Command(BaseCommand):
         progress = backfill.backfill(
             batch=options["batch"], after=options["after"], limit=options["limit"], report=report
         )
+        texts = backfill.backfill_texts(options["batch"]) if options["after"] is None else 0
         self.stdout.write(
-            f"Rewrote {progress.records} records and {progress.history_rows} history rows."
+            f"Rewrote {progress.records} records, {progress.history_rows} history rows and "
+            f"{texts} file names and saved searches."
         )
