@@ -157,3 +157,10 @@ def test_export_command_audited(db: None, tmp_path: Path) -> None:
     export = AuditEntry.objects.get(action="audit.export")
     assert export.actor.startswith("cli:")
     assert export.details["via"] == "cli"
+
+
+def test_config_command_audited(db: None) -> None:
+    call_command("config", "load-default", stdout=StringIO())
+    entry = AuditEntry.objects.get(action="configuration.load")
+    assert entry.object_id == "load_default"
+    assert entry.actor.startswith("cli:")

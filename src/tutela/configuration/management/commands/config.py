@@ -1,5 +1,6 @@
 """`tutela config ...`: load, check, export and import configuration."""
 
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tutela.audit.log import record_event
 from tutela.configuration import loading, locations, schema
 from tutela.configuration.permissions import configuration_locked
 from tutela.promotion import cli as promotion_cli
@@ -14,6 +16,21 @@ from tutela.promotion import cli as promotion_cli
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "default"
 # The actions that change the configuration on this site, refused while it is locked.
 LOCAL_EDITS = frozenset({"load", "load_default", "load_locations", "import_primero"})
+
+
+def audit_local_edit(action: str) -> None:
+    """Record a configuration change made from the command line, after it committed.
+
+    NOTE: the entry is written in its own transaction, so a crash between the two would leave
+    the change without its entry.
+    """
+    record_event(
+        "configuration.load",
+        actor_name=f"cli:{getpass.getuser()}",
+        object_type="configuration",
+        object_id=action,
+        details={"via": "cli"},
+    )
 
 
 def print_problems(error: schema.ConfigurationInvalid) -> str:
@@ -77,6 +94,8 @@ class Command(BaseCommand):
             getattr(self, f"handle_{action}")(options)
         except schema.ConfigurationInvalid as e:
             raise CommandError(print_problems(e), returncode=1) from None
+        if action in LOCAL_EDITS and not options.get("dry_run"):
+            audit_local_edit(action)
 
     def handle_load(self, options: dict[str, Any]) -> None:
         summary = loading.load_configuration(loading.read_document(options["file"]))
