@@ -3,7 +3,7 @@
 The keys come from the secrets file (TUTELA_SECRETS_FILE) when it has a `[master_keys]` table,
 and otherwise from `keys.toml` in TUTELA_VAR_DIR, which the quick start and the test settings
 write. Without either, encryption at rest is off and sensitive values are stored in clear
-(`tutela keys status` says so).
+(`tutela keys status` reports it).
 
     index_key = "<32 random bytes, base64>"
     [master_keys]
@@ -58,7 +58,7 @@ _loaded: list[Keyring] = []
 
 
 def keys_path() -> Path | None:
-    """Return the file the keys come from, or None when no file holds them."""
+    """Return the file the keys come from, or None when no file contains them."""
     secrets_file = os.environ.get("TUTELA_SECRETS_FILE")
     if secrets_file and "master_keys" in settings.SECRETS:
         return Path(secrets_file)

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 
 class RotationError(Exception):
-    """A key operation cannot run; the message says why and what to do."""
+    """A key operation cannot run; the message gives the reason and the next step."""
 
 
 @dataclass
