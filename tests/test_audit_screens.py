@@ -1,10 +1,12 @@
 """The audit screens: the searchable audit log, its export, and a record's access log."""
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
 
+from tests.conftest import signed_in_client
 from tutela.access.models import User
 from tutela.audit.log import record_event
 from tutela.audit.models import AuditEntry, Outcome
@@ -158,3 +160,32 @@ def test_filtered_list_audited_as_search(sample_config: None, caseworker: User) 
     assert search.details["text"] is False
     client_of(caseworker).get("/cases/")
     assert AuditEntry.objects.filter(action="case.search").count() == 1
+
+
+def test_auditor_role_reads_log(roles: dict[str, Any], agency: Any) -> None:
+    reader = User.objects.create_user(
+        "otto", password="correct horse battery", agency=agency, role=roles["auditor"]
+    )
+    assert not reader.is_staff
+    assert signed_in_client(reader).get("/audit/").status_code == 200
+
+
+def test_auditor_reads_access_log_without_record(
+    sample_config: None, roles: dict[str, Any], agency: Any, caseworker: User
+) -> None:
+    record = actions.create_record("case", {"name_first": "Zainabou"}, caseworker)
+    reader = User.objects.create_user(
+        "otto", password="correct horse battery", agency=agency, role=roles["auditor"]
+    )
+    client = signed_in_client(reader)
+    assert client.get(f"/cases/{record.pk}/").status_code == 404
+    response = client.get(f"/cases/{record.pk}/access-log")
+    assert response.status_code == 200
+    assert "case.create" in response.text
+    assert "Zainabou" not in response.text
+
+
+def test_access_log_out_of_scope_is_404(sample_config: None, caseworker: User) -> None:
+    other = User.objects.create_superuser("root", email="", password="correct horse battery")
+    record = actions.create_record("case", {"name_first": "Amal"}, other)
+    assert client_of(caseworker).get(f"/cases/{record.pk}/access-log").status_code == 404

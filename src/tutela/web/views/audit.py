@@ -3,7 +3,7 @@
 import uuid
 from typing import cast
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -18,6 +18,7 @@ from tutela.audit.search import (
     parse_filters,
     record_entries,
 )
+from tutela.records.models import Record
 from tutela.web.decorators import signed_in
 from tutela.web.kinds import Kind, form_of
 from tutela.web.views.records import viewable_record
@@ -100,9 +101,18 @@ def audit_export(request: HttpRequest) -> HttpResponse:
 @require_GET
 @signed_in
 def record_access_log(request: HttpRequest, record_type: str, record_id: uuid.UUID) -> HttpResponse:
-    """List who viewed, changed, uploaded or downloaded what on one record, newest first."""
-    record = viewable_record(request, record_type, record_id)
+    """List who viewed, changed, uploaded or downloaded what on one record, newest first.
+
+    An auditor whose role sees no record, and anyone reading the log of a purged record, gets
+    the entries without the record's name and facts: entries hold ids only.
+    """
+    try:
+        record: Record | None = viewable_record(request, record_type, record_id)
+    except Http404:
+        record = None
     if not may_read_audit_log(request.user):
+        if record is None:
+            raise Http404  # the same answer as for any record out of scope
         return forbidden(request)
     before = request.GET.get("before", "")
     if not before:
@@ -110,11 +120,16 @@ def record_access_log(request: HttpRequest, record_type: str, record_id: uuid.UU
             f"{record_type}.access_log_view",
             user=request.user,
             object_type=record_type,
-            object_id=record.pk,
+            object_id=record_id,
         )
-    page = keyset_page(record_entries(record_type, record.pk), before)
+    page = keyset_page(record_entries(record_type, record_id), before)
     return render(
         request,
         "web/audit/record.html",
-        {"kind": Kind(form_of(record_type).record_type), "record": record, "page": page},
+        {
+            "kind": Kind(form_of(record_type).record_type),
+            "record": record,
+            "record_id": record_id,
+            "page": page,
+        },
     )
