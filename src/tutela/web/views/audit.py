@@ -112,7 +112,7 @@ def record_access_log(request: HttpRequest, record_type: str, record_id: uuid.UU
         record = None
     if not may_read_audit_log(request.user):
         if record is None:
-            raise Http404  # the same answer as for any record out of scope
+            raise Http404  # the same response as for any record out of scope
         return forbidden(request)
     before = request.GET.get("before", "")
     if not before:
