@@ -437,3 +437,25 @@ def test_backfill_encrypts_a_plain_file_name(caseworker: User, media: Path) -> N
     call_command("keys", "encrypt-records", stdout=io.StringIO(), stderr=io.StringIO())
     assert "Plainname" not in raw_text("attachments_attachment", "file_name")
     assert Attachment.objects.get(pk=attachment.pk).file_name == "Plainname.jpg"
+
+
+def test_subform_rows_keep_plain_fields(db: None) -> None:
+    from tutela.encryption.policy import Policy, seal_data, unseal_data
+
+    rules = Policy(subform_fields={"family": frozenset({"member_name"})})
+    data = {"family": [{"member_name": "Idris", "age": 9}], "sex": "male"}
+    sealed = seal_data(data, rules)
+    row = sealed["family"][0]
+    assert envelope.is_sealed(row["member_name"])
+    assert row["age"] == 9
+    assert sealed["sex"] == "male"
+    assert unseal_data(sealed) == data
+
+
+def test_subform_value_moved_to_another_row_field_fails(db: None) -> None:
+    from tutela.encryption.policy import Policy, seal_data, unseal_data
+
+    rules = Policy(subform_fields={"family": frozenset({"member_name"})})
+    row = seal_data({"family": [{"member_name": "Idris"}]}, rules)["family"][0]
+    with pytest.raises(envelope.DecryptionFailed, match=r"family\.nickname"):
+        unseal_data({"family": [{"nickname": row["member_name"]}]})
