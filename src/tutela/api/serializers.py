@@ -97,6 +97,10 @@ class HistorySerializer(serializers.Serializer[Any]):
     changes = serializers.DictField(help_text="Field name to {old, new}.")
 
 
+class ReferralSerializer(serializers.Serializer[Any]):
+    recipient = serializers.CharField(max_length=150, help_text="The username to refer to.")
+
+
 class ErrorDetailSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
     message = serializers.CharField()

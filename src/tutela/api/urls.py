@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     path(record, views.RecordDetailView.as_view(), name="record"),
     path(f"{record}/history", views.RecordHistoryView.as_view(), name="history"),
+    path(f"{record}/referrals", views.RecordReferralView.as_view(), name="referrals"),
     path(
         f"{record}/close",
         views.RecordStateView.as_view(change="close"),

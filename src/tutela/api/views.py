@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutela.access import permissions
+from tutela.access.actions import AccessChangeInvalid, AccessDenied, refer_record
 from tutela.access.models import User
 from tutela.access.permissions import record_scope
 from tutela.api import serializers as api
@@ -375,6 +376,31 @@ class RecordHistoryView(APIView):
         for row in rows:
             row.changes = {name: c for name, c in row.changes.items() if name not in hidden}
         return Response(api.HistorySerializer(rows, many=True).data)
+
+
+class RecordReferralView(APIView):
+    @extend_schema(
+        operation_id="records_refer",
+        parameters=[RECORD_TYPE],
+        request=api.ReferralSerializer,
+        responses={201: api.ReferralSerializer, **ERRORS},
+    )
+    def post(self, request: Request, record_type: str, record_id: uuid.UUID) -> Response:
+        """Refer the record to a user, who may then read it with their role's section access."""
+        record = get_record(request, record_type, record_id)
+        body = api.ReferralSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        username = body.validated_data["recipient"]
+        recipient = User.objects.filter(username=username).first()
+        if recipient is None:
+            raise serializers.ValidationError({"recipient": f"No user is named {username!r}."})
+        try:
+            refer_record(acting_user(request), record, recipient)
+        except AccessDenied as e:
+            raise exceptions.PermissionDenied(str(e)) from None
+        except AccessChangeInvalid as e:
+            raise serializers.ValidationError({"recipient": str(e)}) from None
+        return Response({"recipient": recipient.username}, status=status.HTTP_201_CREATED)
 
 
 class RecordTypeListView(APIView):
