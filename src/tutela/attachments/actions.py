@@ -122,8 +122,8 @@ def add_attachment(
         # The files are written before the row that names them commits, as the backups expect
         # (tutela.ops.documents); a failed transaction leaves an unreferenced file, never a row
         # without its file.
-        # With encryption at rest on, the storage (local disk, S3 or Azure Blob) only ever
-        # holds the encrypted bytes, under a new data key for this file (tutela.encryption).
+        # With encryption at rest on, the storage (local disk, S3 or Azure Blob) receives only
+        # the encrypted bytes, under a new data key for this file (tutela.encryption).
         seal = FileKey().encrypt if envelope.enabled() else bytes
         stored = seal(prepared.data)
         stored_name = storage().save(f"{folder}/{attachment_id.hex}", ContentFile(stored))

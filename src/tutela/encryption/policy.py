@@ -4,7 +4,7 @@ A top-level field marked sensitive has its whole value encrypted. A subform keep
 and in each row the values of the subform fields marked sensitive are encrypted. Fields
 archived from the configuration keep the flag they had, so their values stay encrypted.
 
-Reading never needs the configuration: an encrypted value says so by its prefix, so values
+Reading never needs the configuration: an encrypted value is marked by its prefix, so values
 encrypted under an older configuration are still decrypted after a field loses the flag.
 """
 
