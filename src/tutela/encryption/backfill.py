@@ -9,6 +9,9 @@ search tokens, search vector, match columns) are computed again. History rows fo
 Each batch is one short transaction that locks only its own records, in primary key order, so
 the site stays in use; a stopped run resumes with `--after` the last id it printed. Versions
 are not changed: nothing a user entered changes.
+
+TODO: files stored in clear before encryption was on stay in clear; encrypting them needs a
+pass over the storage that writes each file again and updates its checksum.
 """
 
 import uuid
