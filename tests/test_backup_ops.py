@@ -201,6 +201,15 @@ def test_heartbeat_called_token_not_logged(
     assert "secret-token-123" not in caplog.text
 
 
+def test_backup_create_audited(transactional_db: None, sample_config: None, keys: Keys) -> None:
+    from tutela.audit.models import AuditEntry
+
+    call_command("backup", "create", "--recipient", keys.public)
+    entry = AuditEntry.objects.get(action="backup.create")
+    assert entry.actor.startswith("cli:")
+    assert entry.details["encrypted"] is True
+
+
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[Any, bytes]] = []

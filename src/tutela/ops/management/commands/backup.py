@@ -1,6 +1,7 @@
 """`tutela backup create | list | verify | prune | push | install-schedule`."""
 
 import datetime as dt
+import getpass
 import logging
 import shutil
 import signal
@@ -22,6 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from tutela.audit.log import record_event
 from tutela.ops import alerts, status
 from tutela.ops.backup import (
     BackupFailed,
@@ -212,6 +214,14 @@ class Command(BaseCommand):
             f"{docs['count']:,} documents ({docs['new']:,} new, {docs['linked']:,} unchanged), "
             f"{size / 1e6:,.1f} MB, "
             + (f"encrypted to {len(keys)} recipients." if keys else "NOT encrypted.")
+        )
+        # After the snapshot, so the backup does not hold its own entry.
+        record_event(
+            "backup.create",
+            actor_name=f"cli:{getpass.getuser()}",
+            object_type="backup",
+            object_id=manifest["id"],
+            details={"encrypted": bool(keys), "recipients": len(keys), "documents": docs["count"]},
         )
         alerts.send_heartbeat(summary)
         self.stdout.write(summary)
