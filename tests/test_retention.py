@@ -243,3 +243,29 @@ def test_install_schedule_writes_units(db: None, tmp_path: Path) -> None:
     assert "retention run --execute" in service
     assert "OnCalendar=*-*-* 04:15:00" in (tmp_path / "tutela-retention.timer").read_text()
     assert (tmp_path / "tutela-retention.cron").read_text().startswith("# Tutela retention")
+
+
+def test_failed_record_left_and_audited(
+    sample_config: None, caseworker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tutela.audit import retention
+    from tutela.audit.models import Outcome
+
+    load_policy(policy("purge"))
+    first = closed_case(caseworker, {"name_first": "Amal"})
+    second = closed_case(caseworker, {"name_first": "Badr"})
+    real_purge = retention.purge_record
+
+    def purge_all_but_first(record_id: Any, rule: Any) -> None:
+        if record_id == str(first.pk):
+            raise OSError("disk full")
+        real_purge(record_id, rule)
+
+    monkeypatch.setattr(retention, "purge_record", purge_all_but_first)
+    report = run_retention(execute=True)
+    assert report.rules[0].failed_ids == [str(first.pk)]
+    assert Record.objects.filter(pk=first.pk).exists()
+    assert not Record.objects.filter(pk=second.pk).exists()
+    failure = AuditEntry.objects.get(outcome=Outcome.FAILURE)
+    assert failure.object_id == str(first.pk)
+    assert failure.details == {"error": "OSError"}

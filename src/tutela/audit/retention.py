@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from tutela.attachments.models import Attachment
 from tutela.audit.log import record_event
-from tutela.audit.models import AuditChainStart, AuditEntry
+from tutela.audit.models import AuditChainStart, AuditEntry, Outcome
 from tutela.audit.retention_rules import RecordRule, audit_log_years, dump_retention, record_rules
 from tutela.configuration.forms import get_form
 from tutela.configuration.models import ATTACHMENT_TYPES
@@ -49,6 +49,8 @@ class RetentionBusy(Exception):
 class RuleResult:
     rule: RecordRule
     record_ids: list[str] = field(default_factory=list)
+    # Records whose purge or anonymisation failed; each is logged and left unchanged.
+    failed_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -210,6 +212,31 @@ def purge_audit_log(years: int, now: dt.datetime, execute: bool) -> tuple[int, d
     return deleted, cutoff
 
 
+def apply_rule(record_id: str, rule: RecordRule) -> bool:
+    """Purge or anonymise one record; on failure, log and audit it and return False.
+
+    One record that cannot be changed (a row lock held too long, a file store error) must
+    not stop the others; its transaction is rolled back, so it stays as it was.
+    """
+    apply = purge_record if rule.action == "purge" else anonymise_record
+    try:
+        apply(record_id, rule)
+    except Exception as error:
+        logger.exception(
+            "Retention could not %s %s record %s", rule.action, rule.record_type, record_id
+        )
+        record_event(
+            f"retention.{rule.action}",
+            actor_name=ACTOR,
+            object_type=rule.record_type,
+            object_id=record_id,
+            outcome=Outcome.FAILURE,
+            details={"error": type(error).__name__},
+        )
+        return False
+    return True
+
+
 def run_retention(
     *,
     execute: bool,
@@ -228,9 +255,9 @@ def run_retention(
             report.rules.append(result)
             if not execute:
                 continue
-            apply = purge_record if rule.action == "purge" else anonymise_record
             for record_id in result.record_ids:
-                apply(record_id, rule)
+                if not apply_rule(record_id, rule):
+                    result.failed_ids.append(record_id)
             progress(f"{rule.record_type}: {rule.action} done for {len(result.record_ids)} records")
         years = audit_log_years(policy)
         if years is not None:

@@ -53,6 +53,13 @@ class Command(BaseCommand):
         except RetentionBusy as e:
             raise CommandError(str(e), returncode=1) from None
         self.print_report(report, options["list"])
+        failed = sum(len(result.failed_ids) for result in report.rules)
+        if failed:
+            raise CommandError(
+                f"{failed} records could not be purged or anonymised and were left unchanged; "
+                "the technical log names each with its error.",
+                returncode=1,
+            )
 
     def print_report(self, report: RetentionReport, list_ids: bool) -> None:
         verb = "" if report.executed else "would be "
@@ -66,6 +73,8 @@ class Command(BaseCommand):
             if list_ids:
                 for record_id in result.record_ids:
                     self.stdout.write(f"  {record_id}")
+            for record_id in result.failed_ids:
+                self.stdout.write(f"  failed, left unchanged: {record_id}")
         if report.audit_cutoff is not None:
             deleted = "deleted" if report.executed else "would be deleted"
             self.stdout.write(
