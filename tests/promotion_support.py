@@ -66,7 +66,11 @@ def lookup_options(content: dict[str, Any], lookup: str) -> list[dict[str, Any]]
 
 
 def signed_bundle(
-    content: dict[str, Any], private_key: str, key_id: str, *, versions: tuple[str, str] = ("0.1.0", "0.2.0")
+    content: dict[str, Any],
+    private_key: str,
+    key_id: str,
+    *,
+    versions: tuple[str, str] = ("0.1.0", "0.2.0"),
 ) -> dict[str, Any]:
     header = {
         "format": "tutela-bundle/1",

@@ -24,7 +24,7 @@ from tests.promotion_support import (
     signing_site,
 )
 from tutela.access.models import Role, User
-from tutela.configuration.changes import ConfigurationLocked, Change, change_configuration
+from tutela.configuration.changes import Change, ConfigurationLocked, change_configuration
 from tutela.configuration.models import Field
 from tutela.promotion import applying, bundles, plans, snapshots
 from tutela.promotion import content as snapshot_content
@@ -141,9 +141,11 @@ def receive(raw: bytes) -> Bundle:
 
 
 def test_valid_bundle_stored_pending(sample_config: None, trusted_key: tuple[str, str]) -> None:
-    content = edited(lambda c: lookup_options(c, "lookup-risk").append(
-        {"id": "medium", "label": {"en": "Medium"}}
-    ))
+    content = edited(
+        lambda c: lookup_options(c, "lookup-risk").append(
+            {"id": "medium", "label": {"en": "Medium"}}
+        )
+    )
     bundle = receive(encode(signed_bundle(content, *trusted_key)))
     assert bundle.status == "received"
     assert bundle.snapshot_id == snapshot_content.content_id(content)
@@ -190,9 +192,11 @@ def make_bad_bundle(kind: str, content: dict[str, Any], trusted: tuple[str, str]
 def test_bad_bundle_rejected_with_reason(
     kind: str, sample_config: None, trusted_key: tuple[str, str]
 ) -> None:
-    content = edited(lambda c: lookup_options(c, "lookup-risk").append(
-        {"id": "medium", "label": {"en": "Medium"}}
-    ))
+    content = edited(
+        lambda c: lookup_options(c, "lookup-risk").append(
+            {"id": "medium", "label": {"en": "Medium"}}
+        )
+    )
     before = snapshot_content.current_id()
     bundle = receive(make_bad_bundle(kind, content, trusted_key))
     assert bundle.status == "rejected"
@@ -316,8 +320,10 @@ def test_missing_reference_is_error(production_records: list[Record]) -> None:
 
 def test_role_change_counts_active_users(production_records: list[Record], agency: Any) -> None:
     role = Role.objects.create(
-        unique_id="field-worker", name={"en": "Field worker"},
-        permissions={"case": ["read", "write"]}, record_scope="agency",
+        unique_id="field-worker",
+        name={"en": "Field worker"},
+        permissions={"case": ["read", "write"]},
+        record_scope="agency",
     )
     for name in ("u1", "u2", "u3"):
         User.objects.create_user(name, role=role, agency=agency)
