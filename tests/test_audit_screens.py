@@ -34,10 +34,11 @@ def test_caseworker_denied_and_audited(caseworker: User) -> None:
 
 
 def test_audit_log_lists_and_audits_search(auditor: User) -> None:
-    record_event("system.test", object_type="x", object_id="one")
+    record_event("system.test", object_type="x", object_id="one", details={"fields": ["age"]})
     response = client_of(auditor).get("/audit/", {"action": "system.test"})
     assert response.status_code == 200
     assert "<code>system.test</code>" in response.text
+    assert "{&quot;fields&quot;: [&quot;age&quot;]}" in response.text
     search = AuditEntry.objects.get(action="audit.search")
     assert search.details == {"filters": {"action": "system.test"}}
 

@@ -7,6 +7,8 @@ A database trigger rejects UPDATE and DELETE unless the retention job has set
 `tutela.audit_retention` for its transaction.
 """
 
+import json
+
 from django.db import models
 
 
@@ -44,6 +46,10 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.action} {self.object_type}:{self.object_id}"
+
+    def details_text(self) -> str:
+        """Return the details as compact JSON, for the audit screens."""
+        return json.dumps(self.details, ensure_ascii=False, sort_keys=True)
 
 
 class AuditChainStart(models.Model):
