@@ -20,12 +20,14 @@ from PIL import Image
 from tests.conftest import signed_in_client
 from tutela.access import actions as access_actions
 from tutela.access.models import Agency, Role, User, UserGroup
+from tutela.access.permissions import record_scope, record_scope_parts
 from tutela.attachments.actions import add_attachment
 from tutela.attachments.models import Attachment
 from tutela.audit.models import AuditEntry
 from tutela.configuration.forms import get_form
 from tutela.records import actions
 from tutela.records.models import Record
+from tutela.records.search import Criteria, search
 
 pytestmark = pytest.mark.usefixtures("sample_config")
 
@@ -279,6 +281,26 @@ def test_registration_names_no_out_of_scope_duplicate(cast: Cast) -> None:
         "/cases/new", {"f_name_first": "Zora", "f_name_last": "Familyamina1", "f_sex": "female"}
     )
     assert cast.records["amina-1"].short_id not in response.content.decode()
+
+
+def test_group_list_by_parts_pages_like_one_query(cast: Cast) -> None:
+    maya = cast.users["maya"]
+    for n in range(12):
+        actions.create_record("case", {"name_first": f"Extra{n}"}, cast.users["bruno"])
+
+    def pages(parts: list[Any]) -> list[list[str]]:
+        seen, cursor = [], None
+        while True:
+            criteria = Criteria("case", scope=record_scope(maya, "case"), scope_parts=parts)
+            page = search(criteria, limit=5, cursor=cursor)
+            seen.append([r.short_id for r in page.records])
+            cursor = page.next_cursor
+            if cursor is None:
+                return seen
+
+    parts = record_scope_parts(maya, "case")
+    assert len(parts) == 3
+    assert pages(parts) == pages([])
 
 
 # Form sections

@@ -223,6 +223,7 @@ class RecordListView(APIView):
             },
             sort=params.get("sort", "updated"),
             scope=record_scope(acting_user(request), record_type),
+            scope_parts=permissions.record_scope_parts(acting_user(request), record_type),
         )
         result = search(criteria, limit=params.get("limit", 25), cursor=params.get("cursor"))
         return Response(

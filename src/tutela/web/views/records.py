@@ -183,6 +183,7 @@ class ListFilters:
             selects=selects,
             sort=self.sort,
             scope=record_scope(user, self.record_type),
+            scope_parts=permissions.record_scope_parts(user, self.record_type),
         )
 
 
