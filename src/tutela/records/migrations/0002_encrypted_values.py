@@ -2,43 +2,47 @@
 
 import django.contrib.postgres.fields
 import django.contrib.postgres.indexes
-import tutela.encryption.fields
 from django.conf import settings
 from django.db import migrations, models
 
+import tutela.encryption.fields
+
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('access', '0003_roles_user_groups'),
-        ('configuration', '0001_initial'),
-        ('records', '0001_initial'),
+        ("access", "0003_roles_user_groups"),
+        ("configuration", "0001_initial"),
+        ("records", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='record',
-            name='search_tokens',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=30), default=list),
+            model_name="record",
+            name="search_tokens",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.CharField(max_length=30), default=list
+            ),
         ),
         migrations.AlterField(
-            model_name='record',
-            name='data',
-            field=tutela.encryption.fields.SealedJSONField(default=dict, kind='data'),
+            model_name="record",
+            name="data",
+            field=tutela.encryption.fields.SealedJSONField(default=dict, kind="data"),
         ),
         migrations.AlterField(
-            model_name='record',
-            name='display_name',
+            model_name="record",
+            name="display_name",
             field=tutela.encryption.fields.SealedDisplayNameField(blank=True),
         ),
         migrations.AlterField(
-            model_name='recordhistory',
-            name='changes',
-            field=tutela.encryption.fields.SealedJSONField(default=dict, kind='changes'),
+            model_name="recordhistory",
+            name="changes",
+            field=tutela.encryption.fields.SealedJSONField(default=dict, kind="changes"),
         ),
         migrations.AddIndex(
-            model_name='record',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_tokens'], name='record_search_tokens'),
+            model_name="record",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["search_tokens"], name="record_search_tokens"
+            ),
         ),
     ]
