@@ -522,3 +522,34 @@ def test_link_token_checked(db: None) -> None:
     site_actions.revoke_link("demo-link")
     assert site_actions.check_link_token(token) is None
     assert TrustedSigner.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_save_during_apply_answers_503(sample_config: None, caseworker: Any) -> None:
+    """A record save through the API meets the apply's table lock and gets retry_later."""
+    from rest_framework.test import APIClient
+
+    record = actions.create_record("case", {"name_first": "Amal"}, caseworker)
+    api = APIClient()
+    api.force_authenticate(caseworker)
+    options = connection.settings_dict["OPTIONS"]
+    saved = options.get("options")
+    options["options"] = "-c lock_timeout=200"
+    connection.close()
+    conninfo = {**admin_conninfo(), "dbname": connection.settings_dict["NAME"], "autocommit": False}
+    try:
+        with psycopg.connect(**conninfo) as other:
+            other.execute("LOCK TABLE records_record IN EXCLUSIVE MODE")
+            response = api.patch(
+                f"/api/v1/records/case/{record.pk}",
+                {"data": {"name_first": "Amel"}},
+                format="json",
+                HTTP_IF_MATCH='"1"',
+            )
+            other.rollback()
+    finally:
+        options["options"] = saved
+        connection.close()
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "retry_later"
+    assert response["Retry-After"] == "5"

@@ -6,7 +6,9 @@ Codes are stable: clients may branch on them. Messages are for people and may ch
 import logging
 from typing import Any
 
+from django.db import OperationalError
 from django.http import Http404
+from psycopg.errors import LockNotAvailable
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -16,6 +18,8 @@ from tutela.records.search import SearchError
 from tutela.records.validation import RecordInvalid
 
 logger = logging.getLogger(__name__)
+# Seconds a client waits before repeating a save that met a busy lock.
+RETRY_AFTER_SECONDS = 5
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -59,6 +63,20 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
             error_body("record_disabled", "The record is disabled; enable it before editing."),
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, OperationalError) and isinstance(exc.__cause__, LockNotAvailable):
+        # A configuration promotion holds the records table for its few seconds of apply.
+        logger.warning("Answered 503: a lock was not granted in time (%s)", exc.__cause__)
+        response = Response(
+            error_body(
+                "retry_later",
+                "The record could not be saved now because the site is busy (a configuration "
+                "change is being applied). Nothing was saved; send the same request again in "
+                "a few seconds.",
+            ),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, SearchError):
         return Response(error_body("invalid_search", str(exc)), status=400)
     if isinstance(exc, Http404):
