@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -459,3 +460,15 @@ def test_subform_value_moved_to_another_row_field_fails(db: None) -> None:
     row = seal_data({"family": [{"member_name": "Idris"}]}, rules)["family"][0]
     with pytest.raises(envelope.DecryptionFailed, match=r"family\.nickname"):
         unseal_data({"family": [{"nickname": row["member_name"]}]})
+
+
+@pytest.mark.usefixtures("configured")
+def test_second_backfill_run_is_rejected() -> None:
+    from django.core.management import CommandError
+
+    from tutela.encryption.management.commands.keys import BACKFILL_LOCK
+
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [BACKFILL_LOCK])
+        with pytest.raises(CommandError, match="Another"):
+            call_command("keys", "encrypt-records", stdout=io.StringIO(), stderr=io.StringIO())

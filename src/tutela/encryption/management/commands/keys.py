@@ -1,13 +1,35 @@
 """`tutela keys status | rotate | rewrap | retire | encrypt-records`: encryption at rest."""
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
 from tutela.encryption import backfill, keyring, rotation
+
+# Session advisory lock that lets one `keys encrypt-records` run at a time.
+BACKFILL_LOCK = 7_410_401
+
+
+@contextlib.contextmanager
+def single_run() -> Iterator[None]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [BACKFILL_LOCK])
+        row = cursor.fetchone()
+        if not row or not row[0]:
+            raise CommandError(
+                "Another `tutela keys encrypt-records` is running; wait for it to finish.",
+                returncode=1,
+            )
+        try:
+            yield
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [BACKFILL_LOCK])
 
 
 class Command(BaseCommand):
@@ -108,10 +130,14 @@ class Command(BaseCommand):
         def report(progress: backfill.Progress) -> None:
             self.stderr.write(f"{progress.records} records done, last id {progress.last_id}")
 
-        progress = backfill.backfill(
-            batch=options["batch"], after=options["after"], limit=options["limit"], report=report
-        )
-        texts = backfill.backfill_texts(options["batch"]) if options["after"] is None else 0
+        with single_run():
+            progress = backfill.backfill(
+                batch=options["batch"],
+                after=options["after"],
+                limit=options["limit"],
+                report=report,
+            )
+            texts = backfill.backfill_texts(options["batch"]) if options["after"] is None else 0
         self.stdout.write(
             f"Rewrote {progress.records} records, {progress.history_rows} history rows and "
             f"{texts} file names and saved searches."
