@@ -472,3 +472,29 @@ def test_second_backfill_run_is_rejected() -> None:
         other.execute("SELECT pg_advisory_lock(%s)", [BACKFILL_LOCK])
         with pytest.raises(CommandError, match="Another"):
             call_command("keys", "encrypt-records", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+# System checks
+
+
+def test_check_rejects_a_shared_keys_file(settings: Any, tmp_path: Path) -> None:
+    from tutela.encryption.checks import check_keys
+
+    settings.VAR_DIR = tmp_path
+    keyring.ensure_keys_file(tmp_path / "keys.toml")
+    (tmp_path / "keys.toml").chmod(0o644)
+    assert [m.id for m in check_keys()] == ["tutela.E301"]
+
+
+def test_check_warns_production_without_keys(settings: Any, tmp_path: Path) -> None:
+    from tutela.encryption.checks import check_keys
+
+    settings.VAR_DIR = tmp_path
+    settings.TUTELA_MODE = "production"
+    assert [m.id for m in check_keys()] == ["tutela.W301"]
+
+
+def test_check_silent_with_keys() -> None:
+    from tutela.encryption.checks import check_keys
+
+    assert check_keys() == []

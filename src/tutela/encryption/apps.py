@@ -5,3 +5,6 @@ class EncryptionConfig(AppConfig):
     name = "tutela.encryption"
     label = "encryption"
     verbose_name = "Encryption at rest"
+
+    def ready(self) -> None:
+        from tutela.encryption import checks  # noqa: F401  (registers the system checks)
