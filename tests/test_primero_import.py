@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tutela.access.models import Agency
+from tutela.access.models import Agency, Role
 from tutela.configuration import primero
 from tutela.configuration.forms import FormDefinition, SectionDef, get_form
 from tutela.configuration.loading import dump_configuration
@@ -212,8 +212,9 @@ def stored_field(record_type: str, name: str, section: str | None = None) -> Fie
 
 def test_small_configuration_imported(tmp_path: Path) -> None:
     report = import_small(tmp_path)
-    assert report.changed == []
-    assert [item.name for item in report.not_supported] == ["role-test"]
+    # The role lists no form sections, so the report says they are all hidden.
+    assert [item.name for item in report.changed] == ["role-test"]
+    assert report.not_supported == []
     assert set(FormSection.objects.values_list("unique_id", flat=True)) == {
         "child_identity",
         "visit_rows",
@@ -305,12 +306,13 @@ def test_agency_created(tmp_path: Path) -> None:
     assert agency.code == "TA"
 
 
-def test_roles_reported_not_supported(tmp_path: Path) -> None:
+def test_role_imported(tmp_path: Path) -> None:
     report = import_small(tmp_path)
-    role = report.item(primero.ROLE, "role-test")
-    assert role in report.not_supported
-    assert "no roles" in role.notes[0]
-    assert report.counts()[primero.ROLE] == primero.KindCounts(not_supported=1)
+    role = Role.objects.get(unique_id="role-test")
+    assert role.name == {"en": "Test role"}
+    assert role.record_scope == "own"
+    assert role.form_section_default == "hidden"
+    assert report.counts()[primero.ROLE] == primero.KindCounts(changed=1)
 
 
 def test_missing_english_label_falls_back(tmp_path: Path) -> None:
@@ -533,7 +535,7 @@ def test_render_lists_counts_and_reasons(tmp_path: Path) -> None:
     assert text.startswith("Imported: Primero configuration 'Test configuration'")
     assert re.search(r"form sections\s+2\s+0\s+0", text)
     assert re.search(r"fields\s+9\s+0\s+1", text)
-    assert "Not supported, skipped (2):" in text
+    assert "Not supported, skipped (1):" in text
     assert "field case.child_identity.aura: 'hologram_box'" in text
 
 
@@ -722,8 +724,9 @@ def test_primero_file_skips_have_reasons(primero_file_imported: primero.ImportRe
     for item in report.changed:
         assert item.notes
     counts = report.counts()
-    assert counts[primero.ROLE] == primero.KindCounts(not_supported=12)
-    assert counts[primero.USER_GROUP] == primero.KindCounts(not_supported=3)
+    # Every Primero role loses some permissions Tutela does not have, and the report says which.
+    assert counts[primero.ROLE] == primero.KindCounts(changed=12)
+    assert counts[primero.USER_GROUP] == primero.KindCounts(imported=3)
     assert counts[primero.REPORT] == primero.KindCounts(not_supported=13)
 
 
@@ -879,7 +882,24 @@ def test_primero_command_summary() -> None:
     assert row is not None
     assert sum(int(number) for number in row.groups()) == 64
     assert re.search(r"lookups\s+\d+\s+\d+\s+0\n", summary)
-    assert "12 roles: not supported yet" in summary
+    assert "roles: not supported" not in summary
+    assert Role.objects.filter(unique_id__startswith="role-").count() == 12
+
+
+@primero_test
+def test_primero_roles_keep_scope_and_sections() -> None:
+    primero.import_primero(PRIMERO_FILE)
+    manager = Role.objects.get(unique_id="role-cp-manager")
+    assert manager.record_scope == "group"
+    assert "approve" in manager.permissions["case"]
+    provider = Role.objects.get(unique_id="role-cp-service-provider")
+    assert provider.form_section_default == "hidden"
+    assert provider.form_sections.get("services") == "write"
+    administrator = Role.objects.get(unique_id="role-cp-administrator")
+    assert administrator.permissions["configuration"] == ["manage"]
+    assert administrator.mfa_required
+    granted = set(administrator.grantable_roles.values_list("unique_id", flat=True))
+    assert "role-cp-case-worker" in granted
     assert FormSection.objects.count() == 64
 
 

@@ -35,7 +35,9 @@ from typing import Any
 
 from django.db import transaction
 
+from tutela.access.configuration import check_roles
 from tutela.access.models import Agency
+from tutela.access.primero_roles import convert_roles, convert_user_groups, save_roles_and_groups
 from tutela.configuration import loading, schema
 
 logger = logging.getLogger(__name__)
@@ -283,12 +285,9 @@ SILENT_SECTION_PROPERTIES = frozenset(
 )
 AGENCY_PROPERTIES = frozenset({"id", "unique_id", "name", "name_i18n", "agency_code", "disabled"})
 
-# Configuration items that Tutela has no model for, with the reason the report gives.
-# TODO: map roles and their permissions, user groups and reports onto Tutela's access model
-# once it has roles, groups and reports.
+# Configuration items that Tutela has no model for, with the reason the report gives. Roles
+# and user groups are converted by tutela.access.primero_roles.
 UNSUPPORTED_ITEMS = {
-    "Role": (ROLE, "not supported yet, because Tutela has no roles or permissions to map it onto"),
-    "UserGroup": (USER_GROUP, "not supported yet, because Tutela has no user groups"),
     "Report": (REPORT, "not supported yet, because Tutela has no saved reports"),
     "ContactInformation": (
         CONTACT_INFORMATION,
@@ -817,6 +816,8 @@ class _Converter:
 
     def __init__(self, configuration: dict[str, Any], tracker: _Tracker) -> None:
         self.configuration = configuration
+        self.roles: list[dict[str, Any]] = []
+        self.user_groups: list[dict[str, Any]] = []
         self.content: dict[str, Any] = configuration["data"]
         self.tracker = tracker
         self.problems: list[schema.Problem] = []
@@ -837,6 +838,11 @@ class _Converter:
         self.read_sections(self.content["FormSection"])
         record_types = [self.convert_record_type(rt) for rt in self.record_type_order()]
         agencies = self.convert_agencies(self.content.get("Agency") or [])
+        section_ids = {primero_id: s.unique_id for primero_id, s in self.sections.items()}
+        self.roles = convert_roles(self.content.get("Role") or [], section_ids, self.tracker, ROLE)
+        self.user_groups = convert_user_groups(
+            self.content.get("UserGroup") or [], self.tracker, USER_GROUP
+        )
         self.report_unsupported_items()
         if self.problems:
             raise schema.ConfigurationInvalid(self.problems)
@@ -1751,7 +1757,7 @@ class _Converter:
 
     def report_unsupported_items(self) -> None:
         for key, items in self.content.items():
-            if key in ("FormSection", "Lookup", "Agency") or not items:
+            if key in ("FormSection", "Lookup", "Agency", "Role", "UserGroup") or not items:
                 continue
             kind, reason = UNSUPPORTED_ITEMS.get(
                 key, (key, f"not supported, because the importer does not convert {key} items")
@@ -1783,11 +1789,16 @@ def import_primero(path: Path, *, dry_run: bool = False) -> ImportReport:
     """
     configuration = read_configuration(path)
     tracker = _Tracker()
-    document, agencies = _Converter(configuration, tracker).convert()
+    converter = _Converter(configuration, tracker)
+    document, agencies = converter.convert()
 
     # The conversion is meant to produce a valid document. A problem found here is a gap in
     # the importer, so it is reported with its path in the converted document.
     problems = schema.check_document(document)
+    types = [rt["unique_id"] for rt in document["record_types"]]
+    problems += [
+        schema.Problem(path, message) for path, message in check_roles(converter.roles, types)
+    ]
     if problems:
         raise schema.ConfigurationInvalid(
             [schema.Problem(f"converted document: {p.path}", p.message) for p in problems]
@@ -1797,6 +1808,7 @@ def import_primero(path: Path, *, dry_run: bool = False) -> ImportReport:
         with transaction.atomic():
             loading.load_configuration(document)
             save_agencies(agencies)
+            save_roles_and_groups(converter.roles, converter.user_groups)
 
     report = tracker.report(describe_source(configuration), dry_run=dry_run)
     counts = report.counts()
