@@ -553,3 +553,41 @@ def test_api_save_during_apply_answers_503(sample_config: None, caseworker: Any)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "retry_later"
     assert response["Retry-After"] == "5"
+
+
+def test_plan_screen_approves(production_records: list[Record], admin: Any, client: Any) -> None:
+    client.force_login(admin)
+    plan = plans.make_plan(store_snapshot(edited(demo_change)), "tester")
+    page = client.get(f"/promotion/plans/{plan.pk}/").content.decode()
+    assert "field_removed_with_data" in page
+    assert "case.legacy_note" in page
+    refused = client.post(f"/promotion/plans/{plan.pk}/approve", {"comment": "ok"})
+    assert refused.status_code == 400
+    approved = client.post(
+        f"/promotion/plans/{plan.pk}/approve",
+        {"comment": "ok", "acknowledge": ["field_removed_with_data", "option_removed_in_use"]},
+    )
+    assert approved.status_code == 302
+    plan.refresh_from_db()
+    assert plan.status == "approved"
+    assert plan.approved_by == admin
+
+
+def test_history_screen_lists_rejection(
+    sample_config: None, trusted_key: tuple[str, str], admin: Any, client: Any
+) -> None:
+    receive(make_bad_bundle("unsigned", edited(lambda c: None), trusted_key))
+    client.force_login(admin)
+    page = client.get("/promotion/").content.decode()
+    assert "unsigned" in page
+    assert "Rejected" in page
+
+
+def test_history_screen_needs_admin(db: None, caseworker: Any, client: Any) -> None:
+    client.force_login(caseworker)
+    assert client.get("/promotion/").status_code == 403
+
+
+def test_promotions_endpoint_in_schema(db: None, client: Any) -> None:
+    schema = client.get("/api/v1/schema", HTTP_ACCEPT="application/json").content.decode()
+    assert "/api/v1/promotions" in schema
