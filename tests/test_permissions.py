@@ -143,7 +143,7 @@ def status_of(response: Any) -> int:
 
 def fetch(client: Client, url: str) -> Any:
     """GET a file and read it to the end, which closes it."""
-    response = client.get(url)
+    response: Any = client.get(url)
     if response.streaming:
         b"".join(response.streaming_content)
     return response

@@ -108,8 +108,9 @@ def convert_permissions(raw: dict[str, Any]) -> tuple[dict[str, list[str]], list
     """Return Tutela permissions, the roles it may grant and the "resource:action" pairs dropped."""
     permissions: dict[str, list[str]] = {}
     dropped = []
-    objects = raw.get("objects") if isinstance(raw.get("objects"), dict) else {}
-    grantable = [r for r in objects.get("role", []) if isinstance(r, str)]
+    objects = raw.get("objects")
+    roles = objects.get("role", []) if isinstance(objects, dict) else []
+    grantable = [r for r in roles if isinstance(r, str)]
     for resource, actions in raw.items():
         if resource == "objects" or not isinstance(actions, list):
             continue
