@@ -525,7 +525,7 @@ def test_link_token_checked(db: None) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_api_save_during_apply_answers_503(sample_config: None, caseworker: Any) -> None:
+def test_api_save_during_apply_gets_503(sample_config: None, caseworker: Any) -> None:
     """A record save through the API meets the apply's table lock and gets retry_later."""
     from rest_framework.test import APIClient
 

@@ -4,7 +4,7 @@ Apply runs in one transaction:
 
 1. Take the configuration advisory lock (the lock `load_configuration` takes), and lock the
    records table in EXCLUSIVE mode. Reads go on; a record save waits for the apply and, after
-   the lock timeout (5 s, settings.py), fails with a retry-later answer.
+   the lock timeout (5 s, settings.py), fails with a retry-later response.
 2. Refuse a plan whose base is no longer the configuration in force (plan again).
 3. Snapshot the configuration in force (the rollback point).
 4. Load the snapshot: sections and fields it lacks are archived, never deleted, and record data
@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tutela.audit.log import record_event
 from tutela.configuration.loading import CONFIGURATION_LOCK
@@ -36,27 +37,30 @@ APPLY_LOCK_TIMEOUT = "15s"
 
 
 class PlanRefused(Exception):
-    """The plan cannot be approved or applied; the message says why and what to do."""
+    """The plan cannot be approved or applied; the message states why and what to do next."""
 
 
 def approve_plan(plan: Plan, user: Any, comment: str, acknowledged: list[str]) -> Plan:
     """Approve a plan: errors block, and every warning code must be acknowledged."""
     if plan.status != PlanStatus.PLANNED:
-        raise PlanRefused(f"Plan {plan.pk} is {plan.status}; only a planned plan can be approved.")
+        raise PlanRefused(
+            _("Plan %(plan)s is %(status)s; only a planned plan can be approved.")
+            % {"plan": plan.pk, "status": plan.status}
+        )
     if not comment.strip():
-        raise PlanRefused("Give a comment with the approval: why this change is right.")
+        raise PlanRefused(_("Give a comment with the approval: why this change is right."))
     errors = sorted({f["code"] for f in plan.findings if f["severity"] == ERROR})
     if errors:
         raise PlanRefused(
-            f"Plan {plan.pk} has errors ({', '.join(errors)}); fix them on the demo site and "
-            "promote again."
+            _("Plan %(plan)s has errors (%(codes)s); fix them on the demo site and promote again.")
+            % {"plan": plan.pk, "codes": ", ".join(errors)}
         )
     warnings = sorted({f["code"] for f in plan.findings if f["severity"] == WARNING})
     missing = [code for code in warnings if code not in acknowledged]
     if missing:
         raise PlanRefused(
-            f"Acknowledge each warning to approve: {', '.join(missing)} "
-            "(CLI: --acknowledge CODE for each)."
+            _("Acknowledge each warning to approve: %(codes)s (CLI: --acknowledge CODE for each).")
+            % {"codes": ", ".join(missing)}
         )
     with transaction.atomic():
         plan.status = PlanStatus.APPROVED
@@ -91,7 +95,10 @@ def approve_plan(plan: Plan, user: Any, comment: str, acknowledged: list[str]) -
 def apply_plan(plan: Plan, user: Any) -> Plan:
     """Apply an approved plan (see the module docstring for the steps)."""
     if plan.status != PlanStatus.APPROVED:
-        raise PlanRefused(f"Plan {plan.pk} is {plan.status}; approve it before applying.")
+        raise PlanRefused(
+            _("Plan %(plan)s is %(status)s; approve it before applying.")
+            % {"plan": plan.pk, "status": plan.status}
+        )
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL lock_timeout = %s", [APPLY_LOCK_TIMEOUT])
@@ -99,14 +106,20 @@ def apply_plan(plan: Plan, user: Any) -> Plan:
             cursor.execute("LOCK TABLE records_record IN EXCLUSIVE MODE")
         plan = Plan.objects.select_for_update().get(pk=plan.pk)
         if plan.status != PlanStatus.APPROVED:
-            raise PlanRefused(f"Plan {plan.pk} is {plan.status}; it was applied meanwhile.")
+            raise PlanRefused(
+                _("Plan %(plan)s is %(status)s; it was applied meanwhile.")
+                % {"plan": plan.pk, "status": plan.status}
+            )
         before = snapshot_content.current_content()
         if snapshot_content.content_id(before) != plan.base_id:
             raise PlanRefused(
-                f"The configuration changed since plan {plan.pk} was made; plan again with "
-                f"`tutela config plan {plan.snapshot_id[:12]}` and approve the new plan."
+                _(
+                    "The configuration changed since plan %(plan)s was made; plan again with "
+                    "`tutela config plan %(snapshot)s` and approve the new plan."
+                )
+                % {"plan": plan.pk, "snapshot": plan.snapshot_id[:12]}
             )
-        before_snapshot, _ = create_snapshot(
+        before_snapshot, _new = create_snapshot(
             f"before plan {plan.pk}", user.get_username(), origin=Origin.AUTOMATIC, sign=False
         )
 
@@ -126,6 +139,7 @@ def _record_applied(plan: Plan, user: Any, before_id: str, archived: list[str]) 
     plan.applied_at = now
     plan.before_snapshot_id = before_id
     plan.save()
+
     if plan.bundle_id:
         Bundle.objects.filter(pk=plan.bundle_id).update(status=BundleStatus.APPLIED, updated_at=now)
     rolled_back = previous.bundle_id if previous is not None else None
@@ -133,6 +147,7 @@ def _record_applied(plan: Plan, user: Any, before_id: str, archived: list[str]) 
         Bundle.objects.filter(pk=rolled_back, status=BundleStatus.APPLIED).exclude(
             pk=plan.bundle_id or 0
         ).update(status=BundleStatus.ROLLED_BACK, updated_at=now)
+
     action = "rolled_back" if plan.is_rollback else "applied"
     Event.objects.create(
         at=now,

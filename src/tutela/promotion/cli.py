@@ -41,9 +41,11 @@ def add_commands(commands: Any) -> None:
         "next minor version)",
     )
 
-    commands.add_parser("list", help="List the snapshots this site holds, newest first.")
+    commands.add_parser("list", help="List the snapshots stored on this site, newest first.")
 
-    show = commands.add_parser("show", help="Print a snapshot's header and what it holds.")
+    show = commands.add_parser(
+        "show", help="Print a snapshot's header and a summary of its content."
+    )
     show.add_argument("id", help="Snapshot id or its first 6+ characters")
 
     export = commands.add_parser("export", help="Write a snapshot as a signed bundle file.")
@@ -192,7 +194,7 @@ def _push(options: dict[str, Any], out: OutputWrapper, err: OutputWrapper) -> No
     if result.status != 201:
         error = result.answer.get("error") or {}
         raise CommandError(
-            f"The production site answered HTTP {result.status}: {error.get('message', '')} "
+            f"The production site responded with HTTP {result.status}: {error.get('message', '')} "
             f"({(error.get('details') or {}).get('reason') or error.get('code', '')})",
             returncode=1,
         )

@@ -2,9 +2,10 @@
 
 `promotion_record_keys(record_type_id, data)` lists "<record type id>:<key>" for every top-level
 key of a record's form data. Migration 0002 creates the function and a GIN index on it, so "how
-many records of this type hold a value for this field" is an index-only bitmap count, whatever
-the number of records. Option use is counted with `data @> ...`, which the existing
-`record_data` GIN index (jsonb_path_ops) answers.
+many records of this type hold a value for this field" is a bitmap scan of the matching records
+instead of a read of the whole table (BENCHMARKS.md: about 2 s instead of 20 s for 300,000 of
+1,000,000 cases). Option use is counted with `data @> ...`, which the existing
+`record_data` GIN index (jsonb_path_ops) serves.
 """
 
 import json
@@ -14,7 +15,7 @@ from django.db import connection
 
 from tutela.configuration.models import RecordType
 
-# Bitmaps over a million rows need more than the default 4 MB to stay exact; a lossy bitmap
+# Bitmaps over a million rows need more than the default 4 MB to stay exact. A lossy bitmap
 # makes PostgreSQL recheck every row of the heap.
 COUNT_WORK_MEM = "64MB"
 
@@ -24,7 +25,7 @@ def _record_type_ids() -> dict[str, int]:
 
 
 class RecordCounter:
-    """Counts for one plan; holds the record type ids of this site."""
+    """Counts for one plan, with the record type ids of this site."""
 
     def __init__(self) -> None:
         self.record_types = _record_type_ids()
@@ -65,7 +66,7 @@ class RecordCounter:
     def using_option(
         self, record_type: str, name: str, subform_parents: list[str], option: str
     ) -> int:
-        """Count the records whose field holds `option`, alone or in a multiple choice."""
+        """Count the records whose field has the value `option`, alone or in a multiple choice."""
         type_id = self.record_types.get(record_type)
         if type_id is None:
             return 0

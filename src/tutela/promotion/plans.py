@@ -152,7 +152,7 @@ def _field_findings(
     found = []
     for unique_id, before in sorted(old.items()):
         if before.doc["type"] == "separator":
-            continue  # a separator holds no value
+            continue  # a separator has no value
         after = new.get(unique_id)
         if after is None:
             count = counter.with_value(

@@ -32,7 +32,7 @@ _cache: tuple[float, Site | None] | None = None
 
 
 class SiteError(Exception):
-    """A site action cannot run; the message says why and what to do."""
+    """A site action cannot run; the message states why and what to do next."""
 
 
 def current_site() -> Site | None:

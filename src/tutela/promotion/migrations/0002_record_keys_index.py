@@ -1,8 +1,8 @@
 """Index the top-level keys of every record's form data, per record type.
 
 A promotion plan counts the records that hold a value for a removed field. With this GIN index
-that count reads only the index, in well under a second at 1,000,000 records (BENCHMARKS.md,
-section promotion); without it, PostgreSQL reads the whole records table. The index is built
+the count visits only the matching records; without it, PostgreSQL reads the whole records table
+(BENCHMARKS.md, section "Configuration promotion"). The index is built
 CONCURRENTLY, so record saves go on while it builds on a large site.
 """
 
