@@ -19,11 +19,11 @@ from tutela.records.models import Record
 
 
 class AccessDenied(PermissionError):
-    """The acting user may not make this change; the message says which permission is missing."""
+    """The acting user may not make this change; the message names the missing permission."""
 
 
 class AccessChangeInvalid(ValueError):
-    """The change names something that does not exist or cannot be used; the message says what."""
+    """The change names a role, group or user that is missing or unusable, as the message says."""
 
 
 def grantable_roles(actor: User | None) -> set[str]:

@@ -39,12 +39,12 @@ class SectionAccess(models.TextChoices):
     HIDDEN = "hidden", _("Hidden")
 
 
-# Resources whose management makes a role require MFA unless the role says otherwise.
+# Resources that make a role require MFA when the role does not set mfa_required itself.
 MFA_RESOURCES = ("user", "role", "agency", "user_group", "configuration", "system")
 
 
 def needs_mfa_by_default(permissions: dict[str, Any]) -> bool:
-    """Return whether a role with these permissions requires MFA when it does not say."""
+    """Return whether a role with these permissions requires MFA when mfa_required is unset."""
     return any(permissions.get(resource) for resource in MFA_RESOURCES if resource != "user") or (
         bool(set(permissions.get("user", [])) - {"read"})
     )
@@ -92,7 +92,7 @@ class Role(models.Model):
 
 
 class UserGroup(models.Model):
-    """A team of users. A role with record scope "group" sees the records its team owns."""
+    """A team of users. A role with record scope "group" reads the records its members own."""
 
     unique_id = models.CharField(max_length=100, unique=True)
     name = models.JSONField(default=dict, help_text="Name per locale")
@@ -156,7 +156,7 @@ class Referral(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     referred_at = models.DateTimeField()
-    # A closed referral no longer gives the recipient access.
+    # An inactive referral no longer gives the recipient access.
     active = models.BooleanField(default=True)
 
     class Meta:

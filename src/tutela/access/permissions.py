@@ -54,10 +54,6 @@ ACTIONS = (
 NOTHING = Q(pk__in=[])
 
 
-class PermissionsInvalid(ValueError):
-    """A role's permissions or section access are malformed; the message names the value."""
-
-
 def active_role(user: Any) -> Role | None:
     """Return the user's role when it applies: the user is active and the role enabled."""
     if not isinstance(user, User) or not user.is_active:

@@ -65,7 +65,8 @@ def search_session_key(record_type: str) -> str:
 
 
 def may_see_disabled(user: User, record_type: str) -> bool:
-    """Those who may disable records may list disabled ones; others find them by address."""
+    """Return whether `user` may list disabled records, as those who may disable them can.
+    Others find a disabled record by its address only."""
     return can(user, record_type, "disable")
 
 

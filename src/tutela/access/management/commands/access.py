@@ -1,7 +1,7 @@
 """`tutela access`: list roles and user groups, and give users their role and user groups.
 
-Run on the server by an operator; every change is written to the audit log with the actor
-"command line", or as the user named with --as, whose role then limits the roles granted.
+An operator runs it on the server. Every change is written to the audit log with the actor
+"command line". With --as, the change is made as that user, whose role limits the roles granted.
 """
 
 from typing import Any
