@@ -150,7 +150,8 @@ class Client:
             raise RequestFailed("The sign-in page has no CSRF token.")
         form = {
             "csrfmiddlewaretoken": token.group(1),
-            "username": self.caseworker.username,
+            # allauth's sign-in form names the user field "login".
+            "login": self.caseworker.username,
             "password": self.password,
         }
         self.check(self.http.post("/sign-in/", data=form), 302)
