@@ -144,7 +144,7 @@ def measure(kind: str, username: str, repeat: int) -> dict[str, Any]:
         if n >= WARMUP:
             page_times.append(time.perf_counter() - started)
         if response.status_code != 200:
-            raise SystemExit(f"/cases/ answered {response.status_code} for {username}.")
+            raise SystemExit(f"/cases/ returned {response.status_code} for {username}.")
 
     log(f"{kind}: scope {scope}, {visible:,} cases visible, query {timings(query_times)}")
     return {

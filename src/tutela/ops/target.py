@@ -105,13 +105,17 @@ def audit_restore(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def drill_user() -> dict[str, Any]:
-    """Create a staff user with a random name and password for one drill; name one case."""
+    """Create a superuser with a random name and password for one drill; name one case.
+
+    A superuser, because the drill reads a case of any owner and staff users without a role
+    see no record; a role that requires MFA would stop the drill at enrolment.
+    """
     from tutela.access.models import User
     from tutela.records.models import Record
 
     username = f"drill-{secrets.token_hex(4)}"
     password = secrets.token_urlsafe(24)
-    User.objects.create_user(username, password=password, is_staff=True)
+    User.objects.create_user(username, password=password, is_staff=True, is_superuser=True)
     case = (
         Record.objects.filter(record_type__unique_id="case", disabled=False)
         .order_by("id")
