@@ -498,3 +498,29 @@ def test_check_silent_with_keys() -> None:
     from tutela.encryption.checks import check_keys
 
     assert check_keys() == []
+
+
+@pytest.mark.usefixtures("configured")
+def test_anonymise_keeps_kept_values_encrypted(
+    caseworker: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tutela.audit.retention import run_retention
+    from tutela.records.models import Status
+
+    document = sensitive_sample()
+    document["retention"] = {
+        "records": [
+            {"record_type": "case", "closed_years": 10, "action": "anonymise", "keep": ["phone"]}
+        ]
+    }
+    load_configuration(document)
+    record = new_case(caseworker)
+    actions.update_record(record.pk, {"phone": "+256700999888"}, caseworker, base_version=1)
+    actions.set_status(record.pk, Status.CLOSED, caseworker, base_version=2)
+    long_ago = record.updated_at.replace(year=record.updated_at.year - 12)
+    Record.objects.filter(pk=record.pk).update(updated_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_retention(execute=True)
+    stored = raw_text("records_recordhistory", "changes")
+    assert "+256700999888" not in stored
+    assert Record.objects.get(pk=record.pk).data == {"phone": "+256700999888"}

@@ -158,10 +158,14 @@ def anonymise_record(record_id: Any, rule: RecordRule) -> None:
         store_search_vector(record, form)
 
         history = list(RecordHistory.objects.filter(record=record))
+        changes_field = RecordHistory._meta.get_field("changes")
         for row in history:
             row.changes = {
                 name: blank_change(name, change, keep) for name, change in row.changes.items()
             }
+            # bulk_update skips the field's pre_save, which encrypts kept sensitive values.
+            row.record = record
+            row.changes = changes_field.pre_save(row, False)
         RecordHistory.objects.bulk_update(history, ["changes"], batch_size=500)
         RecordHistory.objects.create(
             record=record,
