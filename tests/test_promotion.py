@@ -591,3 +591,31 @@ def test_history_screen_needs_admin(db: None, caseworker: Any, client: Any) -> N
 def test_promotions_endpoint_in_schema(db: None, client: Any) -> None:
     schema = client.get("/api/v1/schema", HTTP_ACCEPT="application/json").content.decode()
     assert "/api/v1/promotions" in schema
+
+
+@pytest.mark.django_db(transaction=True)
+def test_page_save_during_apply_gets_503(sample_config: None, caseworker: Any, client: Any) -> None:
+    """A section saved on its page meets the apply's table lock and gets the retry page."""
+    record = actions.create_record(
+        "incident", {"incident_date": "2024-01-04", "description": "A fall"}, caseworker
+    )
+    client.force_login(caseworker)
+    options = connection.settings_dict["OPTIONS"]
+    saved = options.get("options")
+    options["options"] = "-c lock_timeout=200"
+    connection.close()
+    conninfo = {**admin_conninfo(), "dbname": connection.settings_dict["NAME"], "autocommit": False}
+    try:
+        with psycopg.connect(**conninfo) as other:
+            other.execute("LOCK TABLE records_record IN EXCLUSIVE MODE")
+            response = client.post(
+                f"/records/incident/{record.pk}/sections/incident_details/edit",
+                {"version": "1", "f_incident_date": "2024-01-05", "f_description": "A fight"},
+            )
+            other.rollback()
+    finally:
+        options["options"] = saved
+        connection.close()
+    assert response.status_code == 503
+    assert "nothing was saved" in response.content.decode()
+    assert Record.objects.get(pk=record.pk).data["description"] == "A fall"

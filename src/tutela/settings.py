@@ -162,6 +162,8 @@ MIDDLEWARE = [
     "tutela.web.middleware.UserTimezoneMiddleware",
     "tutela.audit.context.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a save that timed out on a lock (a configuration apply) into a retry-later page.
+    "tutela.sites.middleware.RetryLaterMiddleware",
 ]
 
 ROOT_URLCONF = "tutela.urls"
