@@ -581,6 +581,7 @@ def test_history_screen_lists_rejection(
     page = client.get("/promotion/").content.decode()
     assert "unsigned" in page
     assert "Rejected" in page
+    assert 'href="/promotion/" aria-current="page"' in page
 
 
 def test_history_screen_needs_admin(db: None, caseworker: Any, client: Any) -> None:
