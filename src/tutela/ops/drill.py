@@ -179,7 +179,7 @@ def sign_in(browser: Browser, username: str, password: str) -> str:
         raise DrillFailed(f"the sign-in page did not load (HTTP {code})")
     code, final_url, _ = browser.post(
         "/sign-in/",
-        {"csrfmiddlewaretoken": token.group(1), "username": username, "password": password},
+        {"csrfmiddlewaretoken": token.group(1), "login": username, "password": password},
     )
     if code != 200 or urllib.parse.urlparse(final_url).path.startswith("/sign-in"):
         raise DrillFailed(f"signing in failed (HTTP {code}, still on the sign-in page)")
