@@ -277,7 +277,7 @@ def sign_in(context: Any, base: str, username: str) -> None:
         f"{base}/sign-in/",
         form={
             "csrfmiddlewaretoken": match.group(1),
-            "username": username,
+            "login": username,
             "password": database.PASSWORD,
         },
         headers={"Referer": f"{base}/sign-in/"},
