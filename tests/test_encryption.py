@@ -524,3 +524,12 @@ def test_anonymise_keeps_kept_values_encrypted(
     stored = raw_text("records_recordhistory", "changes")
     assert "+256700999888" not in stored
     assert Record.objects.get(pk=record.pk).data == {"phone": "+256700999888"}
+
+
+def test_create_file_writes_usable_keys(tmp_path: Path) -> None:
+    path = tmp_path / "new-keys.toml"
+    call_command("keys", "create-file", str(path), stdout=io.StringIO())
+    ring = keyring.read_keyring(path)
+    assert len(ring.master_keys) == 1
+    assert len(ring.index_key) == 32
+    assert path.stat().st_mode & 0o077 == 0

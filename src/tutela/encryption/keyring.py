@@ -163,8 +163,10 @@ def add_master_key(path: Path) -> str:
         # Two rotations within one second.
         suffix += 1
         key_id = f"{new_master_key_id()}-{suffix}"
-    lines = text.splitlines()
     entry = f'{key_id} = "{encoded_new_key()}"'
+    if not text.strip():
+        text = f'index_key = "{encoded_new_key()}"\n\n[master_keys]\n'
+    lines = text.splitlines()
     header = next((i for i, line in enumerate(lines) if line.strip() == "[master_keys]"), None)
     if header is None:
         # A dotted key at the very top is always a top-level key, whatever tables follow.

@@ -41,6 +41,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         actions.add_parser("status", help="List the master keys and how many data keys each wraps.")
+        create = actions.add_parser(
+            "create-file", help="Write a new keys file with a master key and an index key."
+        )
+        create.add_argument("path", type=Path, metavar="PATH", help="File to create (mode 600)")
         rotate = actions.add_parser(
             "rotate", help="Add a master key, move new writes to it, then rewrap the data keys."
         )
@@ -99,6 +103,16 @@ class Command(BaseCommand):
                 marks.append("unused: can be retired")
             suffix = f" ({', '.join(marks)})" if marks else ""
             self.stdout.write(f"{key.key_id}: wraps {key.data_keys} data keys{suffix}")
+
+    def create_file(self, options: dict[str, Any]) -> None:
+        path: Path = options["path"]
+        if path.exists():
+            raise CommandError(f"{path} exists already; choose another path.", returncode=1)
+        keyring.ensure_keys_file(path)
+        self.stdout.write(
+            f"Wrote {path}. Copy its lines into the secrets file (TUTELA_SECRETS_FILE), keep a "
+            f"copy offline, and delete this file."
+        )
 
     def rotate(self, options: dict[str, Any]) -> None:
         path = (
