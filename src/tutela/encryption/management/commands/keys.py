@@ -110,8 +110,8 @@ class Command(BaseCommand):
             raise CommandError(f"{path} exists already; choose another path.", returncode=1)
         keyring.ensure_keys_file(path)
         self.stdout.write(
-            f"Wrote {path}. Copy its lines into the secrets file (TUTELA_SECRETS_FILE), keep a "
-            f"copy offline, and delete this file."
+            f"Wrote {path}. Copy its lines to the top of the secrets file (TUTELA_SECRETS_FILE), "
+            f"keep a copy offline, and delete this file."
         )
 
     def rotate(self, options: dict[str, Any]) -> None:
