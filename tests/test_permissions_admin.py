@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.conftest import signed_in_client
 from tests.sample_configuration import sample
 from tutela.access.models import Role, User, UserGroup
 from tutela.access.synthetic import assign_synthetic_access
@@ -151,3 +152,46 @@ def test_role_managing_users_requires_mfa_by_default(db: None) -> None:
 def test_role_left_out_of_a_document_is_disabled(roles: dict[str, Role]) -> None:
     load_configuration(document_with([role()]))
     assert Role.objects.get(unique_id="caseworker").disabled
+
+
+# The users screens
+
+
+def test_users_screen_lists_for_administrator(caseworker: User, administrator: User) -> None:
+    response = signed_in_client(administrator).get("/users/")
+    assert response.status_code == 200
+    assert "amina" in response.content.decode()
+
+
+def test_users_screen_forbidden_to_caseworker(caseworker: User) -> None:
+    assert signed_in_client(caseworker).get("/users/").status_code == 403
+
+
+def test_manager_gives_grantable_role_on_screen(caseworker: User, roles: dict[str, Role]) -> None:
+    maya = User.objects.create_user("maya", agency=caseworker.agency, role=roles["manager"])
+    response = signed_in_client(maya).post(
+        f"/users/{caseworker.pk}/access", {"role": "service_provider", "groups": ["team-one"]}
+    )
+    assert response.status_code == 302
+    caseworker.refresh_from_db()
+    assert caseworker.role == roles["service_provider"]
+
+
+def test_manager_cannot_give_administrator_on_screen(
+    caseworker: User, roles: dict[str, Role]
+) -> None:
+    maya = User.objects.create_user("maya", agency=caseworker.agency, role=roles["manager"])
+    response = signed_in_client(maya).post(
+        f"/users/{caseworker.pk}/access", {"role": "administrator", "groups": ["team-one"]}
+    )
+    assert "may not grant the role" in response.content.decode()
+    caseworker.refresh_from_db()
+    assert caseworker.role == roles["caseworker"]
+
+
+def test_screen_changes_groups(caseworker: User, administrator: User) -> None:
+    UserGroup.objects.create(unique_id="team-two", name={"en": "Two"})
+    signed_in_client(administrator).post(
+        f"/users/{caseworker.pk}/access", {"role": "caseworker", "groups": ["team-two"]}
+    )
+    assert list(caseworker.user_groups.values_list("unique_id", flat=True)) == ["team-two"]

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tutela.access.models import Referral, Role, User, UserGroup
 from tutela.access.permissions import can, forget_cached_access, record_scope
@@ -44,15 +45,22 @@ def set_role(actor: User | None, user: User, role_id: str | None) -> None:
     if role_id is not None:
         role = Role.objects.filter(unique_id=role_id).first()
         if role is None:
-            raise AccessChangeInvalid(f"No role has the unique_id {role_id!r}.")
+            raise AccessChangeInvalid(_("No role has the unique_id %(role)r.") % {"role": role_id})
         if role.disabled:
-            raise AccessChangeInvalid(f"The role {role_id!r} is disabled; enable it first.")
+            raise AccessChangeInvalid(
+                _("The role %(role)r is disabled; enable it first.") % {"role": role_id}
+            )
     else:
         role = None
     old = user.role.unique_id if user.role else None
     for needed in (old, role_id):
         if needed is not None and needed not in allowed:
-            _deny(actor, "user.role_change", user, f"Your role may not grant the role {needed!r}.")
+            _deny(
+                actor,
+                "user.role_change",
+                user,
+                _("Your role may not grant the role %(role)r.") % {"role": needed},
+            )
 
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(role=role)
@@ -70,12 +78,14 @@ def set_role(actor: User | None, user: User, role_id: str | None) -> None:
 def set_user_groups(actor: User | None, user: User, group_ids: Iterable[str]) -> None:
     """Put `user` in exactly the user groups `group_ids`."""
     if actor is not None and not can(actor, "user", "write"):
-        _deny(actor, "user.groups_change", user, "Your role may not change users.")
+        _deny(actor, "user.groups_change", user, _("Your role may not change users."))
     wanted = sorted(set(group_ids))
     groups = list(UserGroup.objects.filter(unique_id__in=wanted))
     missing = sorted(set(wanted) - {g.unique_id for g in groups})
     if missing:
-        raise AccessChangeInvalid(f"No user group has the unique_id {', '.join(missing)}.")
+        raise AccessChangeInvalid(
+            _("No user group has the unique_id %(groups)s.") % {"groups": ", ".join(missing)}
+        )
     old = sorted(user.user_groups.values_list("unique_id", flat=True))
 
     with transaction.atomic():

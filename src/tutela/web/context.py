@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 
 import tutela
+from tutela.access.permissions import can
 from tutela.audit.access import may_read_audit_log
 from tutela.configuration.permissions import can_manage_configuration
 
@@ -14,4 +15,5 @@ def site(request: HttpRequest) -> dict[str, Any]:
         "tutela_version": tutela.__version__,
         "can_manage_configuration": can_manage_configuration(getattr(request, "user", None)),
         "may_read_audit_log": may_read_audit_log(getattr(request, "user", None)),
+        "may_read_users": can(getattr(request, "user", None), "user", "read"),
     }

@@ -3,7 +3,7 @@ from django.views.i18n import set_language
 
 from tutela.signin.views import SignInView
 from tutela.web import record_urls
-from tutela.web.views import audit, auth, home
+from tutela.web.views import audit, auth, home, users
 from tutela.web.views import configuration as config
 
 app_name = "web"
@@ -19,6 +19,9 @@ urlpatterns = [
     # The audit log for auditors; each record's access log is among the record routes.
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export", audit.audit_export, name="audit_export"),
+    # Users' roles and user groups.
+    path("users/", users.user_list, name="users"),
+    path("users/<int:user_id>/access", users.user_access, name="user_access"),
     # Configuration screens for administrators.
     path("configuration/", config.overview, name="config_overview"),
     path("configuration/locations/", config.locations, name="config_locations"),
