@@ -32,8 +32,8 @@ def count_demo_data() -> WipeSummary:
 def wipe_demo_data() -> WipeSummary:
     """Delete every record, its history and attachments, on a demo site only.
 
-    A demo site never holds real information, so its records are training data. Users,
-    agencies and the configuration stay. The audit log keeps its entries.
+    A demo site is for training data only (its banner says so on every page). Users, agencies
+    and the configuration stay, and the audit log keeps its entries.
     """
     require_demo("Wiping records")
     with transaction.atomic():
