@@ -20,6 +20,7 @@ import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.conf import settings
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from tests.browser import screenshot
@@ -68,6 +69,15 @@ def test_sign_in_with_totp_code(page: Any, site: str, user: User) -> None:
     expect(page.locator(".who")).to_have_text("amina")
 
 
+def wait_for_page(page: Any, url: str, name: str) -> None:
+    """Wait for `url`; on a timeout, keep a screenshot and name the page the browser is on."""
+    try:
+        page.wait_for_url(url)
+    except PlaywrightTimeoutError:
+        screenshot(page, name)
+        raise AssertionError(f"expected {url}, the browser is on {page.url}") from None
+
+
 def add_virtual_authenticator(page: Any) -> Any:
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
@@ -108,7 +118,7 @@ def test_sign_in_with_webauthn_key(page: Any, site: str, user: User, settings: A
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{site}/sign-in/")
     enter_password(page, site)
-    page.wait_for_url(f"{site}/accounts/2fa/authenticate/")
+    wait_for_page(page, f"{site}/accounts/2fa/authenticate/", "signin-2-no-key-prompt")
     screenshot(page, "signin-2-security-key")
     page.get_by_role("button", name="Use a security key").click()
 
@@ -197,7 +207,7 @@ def sign_in_at_provider(page: Any, site: str, login: str) -> None:
 
 
 def test_sign_in_through_openid_connect(
-    page: Any, site: str, identity_provider: IdentityProvider
+    page: Any, site: str, identity_provider: IdentityProvider, settings: Any
 ) -> None:
     lead = Role.objects.create(unique_id="team-lead", name={"en": "Team lead"}, mfa_required=False)
     kofi = User.objects.create_user("kofi", password=None)
@@ -211,6 +221,18 @@ def test_sign_in_through_openid_connect(
     assert AuditEntry.objects.filter(action="auth.sign_in", actor_id=kofi.pk).exists()
     change = AuditEntry.objects.get(action="user.role_change", object_id=str(kofi.pk))
     assert change.details == {"old": None, "new": "team-lead", "source": "oidc"}
+
+    # The mapping applies again at the next sign-in: here it now sends the group elsewhere.
+    Role.objects.create(unique_id="supervisor", name={"en": "Supervisor"}, mfa_required=False)
+    settings.TUTELA_OIDC_ROLE_MAP = {"cp-leads": "supervisor"}
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{site}/sign-in/")
+    page.get_by_role("button", name="Ministry sign-on").click()
+    # The provider remembers the session and the consent, so it sends the browser straight back.
+    page.wait_for_url(f"{site}/")
+    kofi.refresh_from_db()
+    assert kofi.role is not None
+    assert kofi.role.unique_id == "supervisor"
 
 
 def test_openid_connect_rejects_unknown_user(
