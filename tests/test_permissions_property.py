@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tutela.access.models import Agency, Referral, Role, User, UserGroup
-from tutela.access.permissions import record_scope, scope_by_type
+from tutela.access.permissions import record_scope, record_scope_parts, scope_by_type
 from tutela.configuration.models import RecordType
 from tutela.records.models import Record
 
@@ -206,6 +206,15 @@ def scope_has_no_leak(
                 found = {index[pk] for pk in query.values_list("pk", flat=True)}
                 wanted = {r for r in expected if records[r].record_type == record_type}
                 assert found == wanted, (u, record_type, users[u])
+                # The parts a group's list reads one by one cover the scope exactly.
+                parts = record_scope_parts(user, record_type)
+                if parts:
+                    union = set()
+                    for part in parts:
+                        union |= {
+                            index[pk] for pk in query.filter(part).values_list("pk", flat=True)
+                        }
+                    assert union == wanted, (u, record_type, "parts")
             # Each pair was checked twice: once by type, once across types.
             for _ in range(2 * len(records)):
                 next(checks)
