@@ -160,6 +160,7 @@ REJECTIONS = {
     "version": "version_incompatible",
     "malformed": "malformed",
     "header_changed": "bad_signature",
+    "bad_time": "malformed",
 }
 
 
@@ -180,6 +181,8 @@ def make_bad_bundle(kind: str, content: dict[str, Any], trusted: tuple[str, str]
         bundle = signed_bundle(content, other, keys.key_id(other_public))
     elif kind == "header_changed":
         bundle["header"]["label"] = "something else"
+    elif kind == "bad_time":
+        bundle["header"]["created_at"] = "yesterday"
     raw = encode(bundle)
     if kind == "truncated":
         return raw[: len(raw) // 2]

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 # The largest bundle accepted, in bytes. A Primero-sized configuration is about 1 MB.
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 HEADER_KEYS = frozenset(
     {"format", "id", "parent", "label", "author", "created_at", "site", "tutela_versions", "signer"}
 )
@@ -130,6 +132,7 @@ def _parse(raw: bytes) -> dict[str, Any]:
         raise Rejection("malformed", f"The header needs exactly: {', '.join(sorted(HEADER_KEYS))}.")
     if header["format"] != BUNDLE_FORMAT:
         raise Rejection("malformed", f"The format {header['format']!r} is not {BUNDLE_FORMAT!r}.")
+    _check_header_values(header)
     if not isinstance(content, dict) or content.get("format") != snapshot_content.FORMAT:
         raise Rejection("malformed", f"The content is not a {snapshot_content.FORMAT} document.")
     missing = [
@@ -138,6 +141,24 @@ def _parse(raw: bytes) -> dict[str, Any]:
     if missing:
         raise Rejection("malformed", f"The content lacks {', '.join(missing)}.")
     return bundle
+
+
+def _check_header_values(header: dict[str, Any]) -> None:
+    for key in ("id", "parent"):
+        value = header[key]
+        if key == "parent" and value is None:
+            continue
+        if not isinstance(value, str) or not SHA256_HEX.match(value):
+            raise Rejection("malformed", f"The header's {key} is not a SHA-256 in hexadecimal.")
+    for key in ("label", "author", "site", "signer"):
+        if not isinstance(header[key], str):
+            raise Rejection("malformed", f"The header's {key} is not text.")
+    try:
+        created_at = dt.datetime.fromisoformat(str(header["created_at"]))
+    except ValueError:
+        created_at = None
+    if created_at is None or created_at.tzinfo is None:
+        raise Rejection("malformed", "The header's created_at is not an ISO 8601 time with zone.")
 
 
 def ends_early(text: str) -> bool:
