@@ -98,7 +98,9 @@ def sql_search(request: HttpRequest) -> HttpResponse:
         "WHERE record_type_id = %s AND agency_id = %s AND status = 'open' AND NOT disabled "
         "AND (search_vector @@ (websearch_to_tsquery('simple'::regconfig, %s) || "
         "websearch_to_tsquery(%s::regconfig, %s)) OR data @> jsonb_build_object(%s, %s)) "
-        "ORDER BY updated_at DESC, id DESC LIMIT %s",
+        # As tutela.records.search sorts: by an expression, so the matches come from the GIN
+        # indexes first.
+        "ORDER BY updated_at + interval '0' DESC, id DESC LIMIT %s",
         [
             record_type_id(),
             int(request.GET["agency"]),
@@ -121,7 +123,7 @@ def sql_name(request: HttpRequest) -> HttpResponse:
         f"SELECT {list_columns_sql()}, display_name FROM records_record "  # noqa: S608
         "WHERE record_type_id = %s AND NOT disabled AND status = 'open' "
         f"AND (owner_id = %s OR agency_id = %s) AND {overlaps} "
-        "ORDER BY updated_at DESC LIMIT %s",
+        "ORDER BY updated_at + interval '0' DESC LIMIT %s",
         [
             record_type_id(),
             int(request.GET["user"]),
