@@ -535,3 +535,9 @@ def test_self_sign_up_is_closed() -> None:
     )
     assert "No self sign-up" in response.content.decode()
     assert not User.objects.filter(username="eve").exists()
+
+
+def test_office_address_signs_in_many_users(caseworker: User) -> None:
+    # Staff behind one office address sign in at the start of a shift.
+    for _ in range(35):
+        assert sign_in_post(Client(), "amina", PASSWORD).status_code == 302
