@@ -541,3 +541,20 @@ def test_office_address_signs_in_many_users(caseworker: User) -> None:
     # Staff behind one office address sign in at the start of a shift.
     for _ in range(35):
         assert sign_in_post(Client(), "amina", PASSWORD).status_code == 302
+
+
+@pytest.mark.django_db
+def test_user_create_gives_the_role(mail_server: MailServer) -> None:
+    Role.objects.get_or_create(unique_id="caseworker", defaults={"name": {"en": "Caseworker"}})
+    call_command("user", "create", "nadia", "--email", "nadia@example.org", "--role", "caseworker")
+    nadia = User.objects.get(username="nadia")
+    assert nadia.role is not None
+    assert nadia.role.unique_id == "caseworker"
+
+
+@pytest.mark.django_db
+def test_user_create_rejects_unknown_role(mail_server: MailServer) -> None:
+    with pytest.raises(CommandError, match="No role has the unique_id 'nobody'"):
+        call_command("user", "create", "nadia", "--email", "n@example.org", "--role", "nobody")
+    assert not User.objects.filter(username="nadia").exists()
+    assert mail_server.inbox.messages == []

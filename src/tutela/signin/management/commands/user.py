@@ -5,7 +5,9 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
+from tutela.access.actions import AccessChangeInvalid, set_role
 from tutela.access.models import Agency, User
 from tutela.signin import onboarding
 
@@ -28,6 +30,7 @@ class Command(BaseCommand):
         create.add_argument("--first-name", default="")
         create.add_argument("--last-name", default="")
         create.add_argument("--agency", default="", help="The unique_id of the user's agency")
+        create.add_argument("--role", default="", help="The unique_id of the user's role")
         invite = actions.add_parser("invite", help="Send a user a new welcome link.")
         invite.add_argument("username")
         reset = actions.add_parser("reset", help="Send a user a password reset link.")
@@ -53,17 +56,22 @@ class Command(BaseCommand):
             if agency is None:
                 raise CommandError(f"No agency has the unique_id {options['agency']!r}.")
         try:
-            user = onboarding.create_user(
-                options["username"],
-                options["email"],
-                locale=options["locale"],
-                first_name=options["first_name"],
-                last_name=options["last_name"],
-                agency=agency,
-            )
+            with transaction.atomic():
+                user = onboarding.create_user(
+                    options["username"],
+                    options["email"],
+                    locale=options["locale"],
+                    first_name=options["first_name"],
+                    last_name=options["last_name"],
+                    agency=agency,
+                )
+                if options["role"]:
+                    set_role(None, user, options["role"])
         except ValidationError as e:
             problems = "; ".join(f"{field}: {' '.join(m)}" for field, m in e.message_dict.items())
             raise CommandError(f"The user was not created: {problems}") from None
+        except AccessChangeInvalid as e:
+            raise CommandError(f"The user was not created: {e}") from None
         self.stdout.write(f"Created the user {user.username}.")
         return user
 
