@@ -266,6 +266,7 @@ def test_two_sites_promote_over_https(sites: tuple[Site, Site], tmp_path: Path) 
         str(ca_file),
     )
     assert "pending review" in pushed.stdout
+    push_tampered(demo, production, production_url, token, context, snapshot_id)
 
     plan = plan_json(production, snapshot_id[:12])
     found = {(f["code"], f["item"]): f["count"] for f in plan["findings"]}
@@ -293,35 +294,19 @@ def test_two_sites_promote_over_https(sites: tuple[Site, Site], tmp_path: Path) 
     history = production.run("config", "history").stdout
     assert "rolled_back" in history
     statuses = production.query("SELECT string_agg(status, ',' ORDER BY id) FROM promotion_bundle")
-    assert statuses == "rolled_back"
+    assert statuses == "rolled_back,rejected"
     sent = demo.query("SELECT status FROM promotion_bundle WHERE direction = 'sent'")
     assert sent == "sent"
 
 
-def test_tampered_push_rejected_over_https(sites: tuple[Site, Site], tmp_path: Path) -> None:
-    demo, production = sites
-    authority = trustme.CA()
-    certificate = authority.issue_cert("127.0.0.1")
-    chain, key = tmp_path / "server.pem", tmp_path / "server.key"
-    certificate.private_key_pem.write_to_path(str(key))
-    certificate.cert_chain_pems[0].write_to_path(str(chain))
-    ca_file = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(ca_file))
-    context = ssl.create_default_context(cafile=str(ca_file))
-
-    production.run("site", "init", "--role", "production", "--name", "country")
-    public_key = prepare_demo(demo)
-    key_id = production.run("site", "trust", "demo", public_key).stdout.split()[-1].rstrip(".")
-    token = production.run("site", "link", "demo-link", "--signer", key_id).stdout.strip()
-    port = free_port()
-    production.start_server(port, chain, key)
-    url = f"https://127.0.0.1:{port}"
-    wait_for_health(url, context)
+def push_tampered(
+    demo: Site, production: Site, url: str, token: str, context: ssl.SSLContext, snapshot_id: str
+) -> None:
+    """POST the snapshot with its content changed after signing, then with a wrong token."""
     before = production.configuration_id()
-
-    snapshot_id = demo.run("config", "snapshot").stdout.strip()
-    demo.run("config", "export", snapshot_id, str(tmp_path / "bundle.json"))
-    bundle = json.loads((tmp_path / "bundle.json").read_text())
+    path = demo.folder / "tampered.json"
+    demo.run("config", "export", snapshot_id, str(path))
+    bundle = json.loads(path.read_text())
     bundle["content"]["configuration"]["lookups"][0]["options"][0]["id"] = "changed"
     request = urllib.request.Request(  # noqa: S310
         f"{url}/api/v1/promotions",
@@ -336,7 +321,7 @@ def test_tampered_push_rejected_over_https(sites: tuple[Site, Site], tmp_path: P
     error.value.close()
     assert answer["error"]["details"]["reason"] == "hash_mismatch"
     assert production.configuration_id() == before
-    reason = production.query("SELECT reason_code FROM promotion_bundle")
+    reason = production.query("SELECT reason_code FROM promotion_bundle WHERE status = 'rejected'")
     assert reason == "hash_mismatch"
 
     unauthorised = urllib.request.Request(  # noqa: S310

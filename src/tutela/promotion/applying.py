@@ -11,6 +11,10 @@ Apply runs in one transaction:
    is not touched.
 5. Write the history and the audit entry.
 
+NOTE: a new record is validated before its INSERT waits for the table lock, so a record created
+during an apply may still hold values for a field that the apply archived. Its values are kept
+and shown as archived values, as for any record saved before the field was removed.
+
 A process killed at any point before the commit leaves the earlier configuration in force,
 because PostgreSQL rolls the whole transaction back. Sessions are not touched: nobody is
 signed out.
