@@ -5,6 +5,7 @@ server that requires STARTTLS; nothing leaves the machine.
 """
 
 import datetime as dt
+import hashlib
 import http.server
 import json
 import shutil
@@ -23,6 +24,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from tests.backup_support import Keys, seed_site
+from tests.storage_servers import S3Server, s3_server  # noqa: F401 (the fixture)
 from tutela.access.models import User
 from tutela.ops import status
 from tutela.ops.backup import Encryption, create_backup
@@ -109,9 +111,57 @@ def test_rsync_command_sends_manifests_last(tmp_path: Path) -> None:
     assert files_pass[-1] == "backup@offsite.test:/srv/b/"
 
 
-def test_push_to_s3_is_refused_until_built(tmp_path: Path) -> None:
-    with pytest.raises(PushFailed, match="not built yet"):
-        push_backups(tmp_path, "s3://tutela-backups/site")
+@pytest.fixture
+def offsite_s3(request: pytest.FixtureRequest, settings: Any) -> S3Server:
+    """A real S3-compatible server (SeaweedFS on loopback) as the push target's account."""
+    server: S3Server = request.getfixturevalue("s3_server")
+    settings.TUTELA_BACKUP_S3 = {
+        "endpoint_url": server.endpoint_url,
+        "region_name": "us-east-1",
+        "addressing_style": "path",
+        "access_key": server.access_key,
+        "secret_key": server.secret_key,
+    }
+    return server
+
+
+def test_push_to_s3_uploads_resumes_and_skips(
+    two_backups: list[dict[str, Any]], settings: Any, offsite_s3: S3Server
+) -> None:
+    client = offsite_s3.client()
+    client.create_bucket(Bucket="tutela-offsite")
+    second = two_backups[1]
+    target = "s3://tutela-offsite/site-a"
+
+    def read(key: str) -> bytes:
+        return bytes(client.get_object(Bucket="tutela-offsite", Key=f"site-a/{key}")["Body"].read())
+
+    result = push_backups(backups_dir(settings), target)
+    assert (result.backups, result.already_there) == (2, 0)
+    for backup in two_backups:
+        for entry in backup["files"]:
+            body = read(f"{backup['id']}/{entry['path']}")
+            assert hashlib.sha256(body).hexdigest() == entry["sha256"]
+    local_manifest = (backups_dir(settings) / second["id"] / MANIFEST).read_bytes()
+    assert read(f"{second['id']}/{MANIFEST}") == local_manifest
+    assert status.summary()["offsite_copy"]["id"] == second["id"]
+
+    again = push_backups(backups_dir(settings), target)
+    assert (again.backups, again.already_there, again.files_copied) == (0, 2, 0)
+
+    # An interrupted push: the manifest (uploaded last) and one file never arrived.
+    for name in (MANIFEST, "database.dump.age"):
+        client.delete_object(Bucket="tutela-offsite", Key=f"site-a/{second['id']}/{name}")
+    resumed = push_backups(backups_dir(settings), target)
+    assert (resumed.backups, resumed.files_copied) == (1, 1)
+
+
+def test_push_to_s3_names_a_refused_bucket(
+    two_backups: list[dict[str, Any]], settings: Any, offsite_s3: S3Server
+) -> None:
+    with pytest.raises(PushFailed, match="no-such-bucket") as failure:
+        push_backups(backups_dir(settings), "s3://no-such-bucket/site")
+    assert offsite_s3.secret_key not in str(failure.value)
 
 
 def fake_backup(root: Path, at: dt.datetime, verified: bool = False) -> str:

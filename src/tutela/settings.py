@@ -402,6 +402,15 @@ if TUTELA_SITE_ROLE not in ("demo", "production"):
 TUTELA_BACKUP_DIR = Path(os.environ.get("TUTELA_BACKUP_DIR", VAR_DIR / "backups")).resolve()
 TUTELA_BACKUP_RECIPIENTS_FILES = env_list("TUTELA_BACKUP_RECIPIENTS_FILES")
 TUTELA_BACKUP_PUSH_TARGET = os.environ.get("TUTELA_BACKUP_PUSH_TARGET", "")
+# The S3 account that `tutela backup push s3://bucket/prefix` writes to: best another account
+# than the documents' own, so that one stolen credential cannot reach both.
+TUTELA_BACKUP_S3 = {
+    "endpoint_url": os.environ.get("TUTELA_BACKUP_S3_ENDPOINT_URL") or None,
+    "region_name": os.environ.get("TUTELA_BACKUP_S3_REGION") or None,
+    "addressing_style": os.environ.get("TUTELA_BACKUP_S3_ADDRESSING_STYLE") or None,
+    "access_key": os.environ.get("TUTELA_BACKUP_S3_ACCESS_KEY_ID") or None,
+    "secret_key": secret("BACKUP_S3_SECRET_ACCESS_KEY"),
+}
 TUTELA_BACKUP_KEEP_DAILY = env_int("TUTELA_BACKUP_KEEP_DAILY", 7)
 TUTELA_BACKUP_KEEP_WEEKLY = env_int("TUTELA_BACKUP_KEEP_WEEKLY", 4)
 TUTELA_BACKUP_KEEP_MONTHLY = env_int("TUTELA_BACKUP_KEEP_MONTHLY", 12)

