@@ -195,3 +195,19 @@ def test_screen_changes_groups(caseworker: User, administrator: User) -> None:
         f"/users/{caseworker.pk}/access", {"role": "caseworker", "groups": ["team-two"]}
     )
     assert list(caseworker.user_groups.values_list("unique_id", flat=True)) == ["team-two"]
+
+
+# Creating without reading
+
+
+def test_api_create_without_read_rejected(caseworker: User) -> None:
+    # Without read, every section is hidden, so there is nothing the role may write.
+    role = caseworker.role
+    assert role is not None
+    role.permissions = {**role.permissions, "case": ["create", "write"]}
+    role.save()
+    response = signed_in_client(caseworker).post(
+        "/api/v1/records/case/", {"data": {"name_first": "Amal"}}, "application/json"
+    )
+    assert response.status_code == 403
+    assert "name_first" in response.json()["error"]["message"]
