@@ -164,3 +164,15 @@ def test_config_command_audited(db: None) -> None:
     entry = AuditEntry.objects.get(action="configuration.load")
     assert entry.object_id == "load_default"
     assert entry.actor.startswith("cli:")
+
+
+def test_token_commands_audited(caseworker: Any) -> None:
+    output = StringIO()
+    call_command("token", "create", "amina", "--name", "sync", stdout=output, stderr=StringIO())
+    token_text = output.getvalue().strip()
+    created = AuditEntry.objects.get(action="token.create")
+    assert created.details == {"via": "cli", "user": caseworker.pk}
+    assert token_text not in str(list(AuditEntry.objects.values()))
+    call_command("token", "revoke", created.object_id, stdout=StringIO())
+    revoked = AuditEntry.objects.get(action="token.revoke")
+    assert revoked.object_id == created.object_id

@@ -85,6 +85,16 @@ def test_push_mounted_path_links_and_resumes(
     assert status.summary()["offsite_copy"]["id"] == second["id"]
 
 
+def test_push_command_audited(two_backups: list[dict[str, Any]], tmp_path: Path) -> None:
+    from tutela.audit.models import AuditEntry
+
+    offsite = tmp_path / "offsite"
+    offsite.mkdir()
+    call_command("backup", "push", "--to", str(offsite))
+    entry = AuditEntry.objects.get(action="backup.push")
+    assert entry.details == {"target": str(offsite), "backups": 2}
+
+
 @pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
 def test_push_with_rsync_to_a_local_path(
     two_backups: list[dict[str, Any]], tmp_path: Path, settings: Any

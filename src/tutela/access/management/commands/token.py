@@ -1,11 +1,25 @@
 """`tutela token create|list|revoke`: API tokens for integrations."""
 
+import getpass
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tutela.access.models import ApiToken, User
 from tutela.access.tokens import issue_token
+from tutela.audit.log import record_event
+
+
+def audit_token(action: str, prefix: str, user_id: int | None = None) -> None:
+    """Record a token created or revoked from the command line; never the token itself."""
+    details = {"via": "cli", **({"user": user_id} if user_id is not None else {})}
+    record_event(
+        action,
+        actor_name=f"cli:{getpass.getuser()}",
+        object_type="api_token",
+        object_id=prefix,
+        details=details,
+    )
 
 
 class Command(BaseCommand):
@@ -27,6 +41,7 @@ class Command(BaseCommand):
             count = ApiToken.objects.filter(prefix=options["prefix"]).update(revoked=True)
             if not count:
                 raise CommandError(f"No token has the prefix {options['prefix']!r}.")
+            audit_token("token.revoke", options["prefix"])
             self.stdout.write("Revoked 1 token.")
             return
         try:
@@ -34,7 +49,8 @@ class Command(BaseCommand):
         except User.DoesNotExist:
             raise CommandError(f"No user is named {options['username']!r}.") from None
         if action == "create":
-            _, text = issue_token(user, options["name"])
+            token, text = issue_token(user, options["name"])
+            audit_token("token.create", token.prefix, user.pk)
             self.stderr.write("Copy this token now; it is not shown again:")
             self.stdout.write(text)
             return

@@ -39,7 +39,7 @@ from tutela.ops.files import LockBusy
 from tutela.ops.manifest import UnknownBackup, list_backups
 from tutela.ops.pgtools import ToolsMissing
 from tutela.ops.prune import prune_backups
-from tutela.ops.push import PushFailed, push_backups
+from tutela.ops.push import PushFailed, describe_target, push_backups
 from tutela.ops.restore import verify_backup
 from tutela.ops.schedule import Schedule, ScheduleProblem, write_schedule
 
@@ -304,6 +304,12 @@ class Command(BaseCommand):
             result = push_backups(backup_root(), options["to"])
         except (PushFailed, LockBusy, OSError) as e:
             raise self.fail("backup push", str(e)) from None
+        record_event(
+            "backup.push",
+            actor_name=f"cli:{getpass.getuser()}",
+            object_type="backup",
+            details={"target": describe_target(result.target), "backups": result.backups},
+        )
         self.stdout.write(
             f"Pushed to {result.target}: {result.backups} backups sent, "
             f"{result.already_there} already there; {result.files_copied} files copied "
