@@ -533,3 +533,10 @@ def test_create_file_writes_usable_keys(tmp_path: Path) -> None:
     assert len(ring.master_keys) == 1
     assert len(ring.index_key) == 32
     assert path.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 65_536, 65_537, 200_000])
+def test_plain_size_from_stored_size(db: None, size: int) -> None:
+    from tutela.encryption.files import FileKey, plain_size
+
+    assert plain_size(len(FileKey().encrypt(b"x" * size))) == size

@@ -70,6 +70,8 @@ def test_photo_is_previewed_uploaded_and_shown(
     attachment = Attachment.objects.get()
     thumbnail = page.locator(f'img[src="/attachments/{attachment.pk}/thumbnail"]')
     expect(thumbnail).to_be_visible()
+    # Visible comes before loaded: the decrypted thumbnail streams in after the page.
+    page.wait_for_function("(img) => img.complete", arg=thumbnail.element_handle())
     assert page.evaluate("(img) => img.naturalWidth", thumbnail.element_handle()) == 320
     screenshot(page, "records-1-photo")
 

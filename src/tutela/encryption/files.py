@@ -52,6 +52,13 @@ def aad(header: bytes, last: bool) -> bytes:
     return header + (b"\x01" if last else b"\x00")
 
 
+def plain_size(stored_size: int) -> int:
+    """Return the size of the plain text of an encrypted file of `stored_size` bytes."""
+    body = stored_size - HEADER_BYTES
+    chunks = max(1, -(-body // (CHUNK_BYTES + TAG_BYTES)))
+    return body - chunks * TAG_BYTES
+
+
 def is_encrypted(head: bytes) -> bool:
     return head.startswith(MAGIC)
 

@@ -17,7 +17,7 @@ from tutela.attachments.actions import storage
 from tutela.attachments.content import EXTENSIONS
 from tutela.attachments.models import Attachment
 from tutela.audit.log import record_event
-from tutela.encryption.files import MAGIC, decrypt_stream, is_encrypted
+from tutela.encryption.files import MAGIC, decrypt_stream, is_encrypted, plain_size
 from tutela.web.decorators import signed_in
 from tutela.web.views.records import attachment_of
 
@@ -38,8 +38,7 @@ def respond(attachment: Attachment, name: str, content_type: str, inline: bool) 
     if is_encrypted(head):
         response = StreamingHttpResponse(decrypt_stream(handle), content_type=content_type)
         response["Content-Disposition"] = content_disposition_header(not inline, file_name) or ""
-        if name == attachment.storage_name:
-            response["Content-Length"] = str(attachment.size)
+        response["Content-Length"] = str(plain_size(storage().size(name)))
     else:
         # Stored before encryption at rest was on, or with it off.
         response = FileResponse(
