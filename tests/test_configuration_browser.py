@@ -7,7 +7,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from tests.browser import screenshot
-from tutela.access.models import User
+from tutela.access.models import Role, User
 from tutela.configuration.models import Field
 
 pytestmark = pytest.mark.browser
@@ -18,7 +18,14 @@ CONSENT = "/configuration/types/case/sections/case_consent/"
 @pytest.fixture
 def site(live_server: Any, transactional_db: None) -> str:
     call_command("config", "load-default", verbosity=0)
-    User.objects.create_user("ada", password="correct horse battery", is_staff=True)
+    # A role that manages the configuration without requiring MFA, which these tests skip.
+    role = Role.objects.create(
+        unique_id="configurator",
+        name={"en": "Configurator"},
+        permissions={"configuration": ["manage"]},
+        mfa_required=False,
+    )
+    User.objects.create_user("ada", password="correct horse battery", role=role)
     return str(live_server.url)
 
 

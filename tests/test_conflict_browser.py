@@ -10,6 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.browser import screenshot
+from tutela.access.models import Role
 from tutela.records import actions
 from tutela.records.models import Record, RecordHistory
 
@@ -24,7 +25,9 @@ def site(live_server: Any, transactional_db: None) -> str:
 
 
 @pytest.fixture
-def case(site: str, caseworker: Any) -> Record:
+def case(site: str, caseworker: Any, colleague: Any) -> Record:
+    # Amina and Bruno share team one; with group scope Bruno may edit Amina's case.
+    Role.objects.filter(unique_id="caseworker").update(record_scope="group")
     return actions.create_record(
         "case",
         {
