@@ -284,7 +284,7 @@ STATIC_ROOT = VAR_DIR / "static"
 # Whitenoise serves the source files from the finders unless TUTELA_STATIC_FROM_SOURCE is
 # false, so `collectstatic` is optional. The folder must exist all the same.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }

@@ -291,7 +291,7 @@ def s3_object_sha(client: Any, bucket: str, key: str, size: int | None = None) -
 def s3_upload(client: Any, source: Path, bucket: str, key: str, expected: dict[str, Any]) -> int:
     """Upload `source` after checking its SHA-256 against the manifest; return the bytes."""
     from boto3.exceptions import S3UploadFailedError  # type: ignore[import-untyped]
-    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+    from botocore.exceptions import BotoCoreError, ClientError
 
     size, sha = sha256_file(source)
     if sha != expected["sha256"]:
