@@ -16,10 +16,13 @@ from tutela.sites import keys
 
 @pytest.fixture(autouse=True)
 def fresh_site_cache() -> Iterator[None]:
-    """The site row is cached per process; each test starts and ends without it."""
+    """The site row is cached per process; each test reads it afresh, and leaves no row behind.
+
+    Other tests then render pages without the site query, as they did before this test.
+    """
     site_actions.clear_site_cache()
     yield
-    site_actions.clear_site_cache()
+    site_actions.forget_site_row()
 
 
 def signing_site(

@@ -8,7 +8,6 @@ import hmac
 import logging
 import os
 import secrets
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -24,11 +23,10 @@ logger = logging.getLogger(__name__)
 # The secrets file key (and `SITE_SIGNING_KEY_FILE` variable) of the private signing key.
 SIGNING_KEY_SECRET = "site_signing_key"  # noqa: S105 (a key name, not a key)
 TOKEN_PREFIX = "tpl_"  # noqa: S105 (the public prefix of every token)
-# Seconds a process keeps the site row before reading it again. `site init` runs in another
-# process, so a running server shows a changed role within this time.
-SITE_CACHE_SECONDS = 30.0
-
-_cache: tuple[float, Site | None] | None = None
+# The site row, read once per process: page renders must not add a query. `site init`,
+# `drift-control` and `keygen` run in another process, so running web servers use a change
+# after a restart.
+_cache: tuple[Site | None] | None = None
 
 
 class SiteError(Exception):
@@ -36,19 +34,23 @@ class SiteError(Exception):
 
 
 def current_site() -> Site | None:
-    """Return this site's row (cached for SITE_CACHE_SECONDS), or None before `site init`."""
+    """Return this site's row (read once per process), or None before `site init`."""
     global _cache
-    now = time.monotonic()
-    if _cache is not None and now - _cache[0] < SITE_CACHE_SECONDS:
-        return _cache[1]
-    site = Site.objects.filter(pk=1).first()
-    _cache = (now, site)
-    return site
+    if _cache is None:
+        _cache = (Site.objects.filter(pk=1).first(),)
+    return _cache[0]
 
 
 def clear_site_cache() -> None:
+    """Forget the site row, so that the next `current_site()` reads it again."""
     global _cache
     _cache = None
+
+
+def forget_site_row() -> None:
+    """Remember that no site row exists, without reading the database (for tests)."""
+    global _cache
+    _cache = (None,)
 
 
 def site_role() -> str:

@@ -86,7 +86,8 @@ class Command(BaseCommand):
     def handle_init(self, options: dict[str, Any]) -> None:
         site = actions.init_site(options["role"], options["name"], options["drift_control"])
         self.stdout.write(
-            f"Site {site.name} is a {site.role} site (drift control: {site.drift_control})."
+            f"Site {site.name} is a {site.role} site (drift control: {site.drift_control}). "
+            "Restart the web server so that it shows the change."
         )
 
     def handle_show(self, options: dict[str, Any]) -> None:
@@ -100,7 +101,9 @@ class Command(BaseCommand):
 
     def handle_drift_control(self, options: dict[str, Any]) -> None:
         site = actions.set_drift_control(options["value"])
-        self.stdout.write(f"Drift control: {site.drift_control}.")
+        self.stdout.write(
+            f"Drift control: {site.drift_control}. Restart the web server so that it applies."
+        )
 
     def handle_keygen(self, options: dict[str, Any]) -> None:
         key_id, public_key = actions.keygen(options["secrets_file"])
