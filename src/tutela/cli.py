@@ -9,6 +9,11 @@ import secrets
 import sys
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
+# Set for `tutela site keygen`, which creates the secrets file when it is missing.
+SECRETS_FILE_MAY_BE_MISSING = "TUTELA_SECRETS_FILE_MAY_BE_MISSING"
+
 
 def var_dir() -> Path:
     return Path(os.environ.get("TUTELA_VAR_DIR", Path.cwd() / "var")).resolve()
@@ -29,6 +34,19 @@ def main() -> None:
     if sys.argv[1:2] == ["quickstart"]:
         # The quick start serves plain HTTP on 127.0.0.1, which production mode rejects.
         os.environ.setdefault("TUTELA_MODE", "local")
+    if sys.argv[1:3] == ["site", "keygen"]:
+        # keygen creates the secrets file, so settings must not refuse to load without it.
+        os.environ[SECRETS_FILE_MAY_BE_MISSING] = "1"
+
+    try:
+        run(sys.argv[1:])
+    except ImproperlyConfigured as e:
+        # A setup mistake, not a bug: the message says what to fix, a traceback would bury it.
+        print(e, file=sys.stderr)
+        sys.exit(2)
+
+
+def run(arguments: list[str]) -> None:
 
     server = None
     if not os.environ.get("DATABASE_URL") and not os.environ.get("DATABASE_URL_FILE"):
@@ -51,7 +69,7 @@ def main() -> None:
     # The server handle must stay referenced until the command ends; pgserver stops it at exit
     # once no other process uses it.
     try:
-        execute_from_command_line(["tutela", *sys.argv[1:]])
+        execute_from_command_line(["tutela", *arguments])
     finally:
         del server
 
