@@ -142,6 +142,11 @@ def test_quickstart_serves_and_stops_cleanly(quickstart: Quickstart, page: Any) 
     sign_in_and_change_password(page, url, quickstart.password())
     screenshot(page, "quickstart-2-home")
 
+    # The quick start holds synthetic cases only: it is a demo site, and every page says so.
+    expect(page.locator(".site-banner")).to_have_text(
+        "Training site: do not enter real information."
+    )
+
     page.goto(f"{url}/cases/")
     rows = page.locator("#record-rows tr:not(.more)")
     assert rows.count() == 25

@@ -59,6 +59,7 @@ class Command(BaseCommand):
         # At every start, so that the compressed copies served never lag behind the code.
         self.say("Collecting static files...")
         call_command("collectstatic", interactive=False, verbosity=0)
+        self.initialise_site()
         self.load_configuration()
         self.write_cases(options["cases"])
         self.create_administrator()
@@ -67,6 +68,16 @@ class Command(BaseCommand):
     def say(self, text: str) -> None:
         self.stdout.write(text)
         self.stdout.flush()
+
+    def initialise_site(self) -> None:
+        """Make a new quick start a demo site: it holds synthetic cases, never real ones, and
+        every page says so."""
+        from tutela.sites.actions import current_site, init_site
+
+        if current_site() is not None:
+            return
+        self.say("Setting this site up as a demo site (synthetic data only)...")
+        init_site("demo", "Quick start")
 
     def load_configuration(self) -> None:
         from tutela.configuration.models import RecordType
