@@ -22,6 +22,7 @@ from tutela.configuration.models import Field
 from tutela.encryption.files import decrypt_bytes, is_encrypted
 from tutela.records import actions
 from tutela.records.models import Record
+from tutela.web.display import Display
 
 pytestmark = pytest.mark.usefixtures("sample_config")
 
@@ -384,3 +385,14 @@ def test_history_names_the_added_file(stored: Attachment, caseworker: User) -> N
     record = with_photo(stored, caseworker)
     html = signed_in(caseworker).get(f"/cases/{record.pk}/history").content.decode()
     assert "Added: Amal Haddad.jpg" in html
+
+
+def test_history_first_file_has_no_before(stored: Attachment, caseworker: User) -> None:
+    record = with_photo(stored, caseworker)
+    html = signed_in(caseworker).get(f"/cases/{record.pk}/history").content.decode()
+    assert "1 file" not in html
+
+
+def test_file_names_of_no_value_is_empty(stored: Attachment) -> None:
+    display = Display(get_form("case"), record=stored.record)
+    assert display.file_names(None) == ""

@@ -36,6 +36,9 @@ def reference_kind(field: Field) -> str | None:
 
 
 def as_list(value: Any) -> list[Any]:
+    """Return the items of a value that may be one item or a list; none for an empty value."""
+    if is_empty(value):
+        return []
     return value if isinstance(value, list) else [value]
 
 
