@@ -346,8 +346,14 @@ def section(all_results: list[dict[str, Any]]) -> str:
         "",
         "The incremental backup re-encrypts only the changed documents and links the rest, but "
         "dumps the whole database again, so its time is mostly pg_dump's.",
-        "",
     ]
+    skipped = [f"{r['cases']:,}" for r in all_results if "incremental" not in r]
+    if skipped:
+        lines.append(
+            f"The incremental step was left out at {', '.join(skipped)} cases "
+            "(`--skip-incremental`): it repeats a whole database dump."
+        )
+    lines.append("")
     for r in all_results:
         lines.append(
             f"- {r['cases']:,} cases, run {r['ran_at']} on {r['machine']}: plain dump "
