@@ -83,7 +83,7 @@ def test_sensitive_value_not_repeated(caseworker: Any) -> None:
 def test_required_field_on_create(caseworker: Any) -> None:
     with pytest.raises(RecordInvalid) as error:
         actions.create_record("case", {"name_last": "Haddad"}, caseworker)
-    assert problems_of(error)["name_first"] == ["is required."]
+    assert problems_of(error)["name_first"] == ["This field is required."]
 
 
 def test_number_bounds_and_integer(caseworker: Any) -> None:
@@ -118,7 +118,7 @@ def test_skip_logic_hidden_field_rejected(caseworker: Any) -> None:
 def test_skip_logic_required_when_shown(caseworker: Any) -> None:
     with pytest.raises(RecordInvalid) as error:
         new_case(caseworker, risk_level="high")
-    assert problems_of(error)["urgent_action"] == ["is required."]
+    assert problems_of(error)["urgent_action"] == ["This field is required."]
     record = new_case(caseworker, risk_level="high", urgent_action="Moved to safe house")
     assert record.data["urgent_action"] == "Moved to safe house"
 
@@ -298,13 +298,21 @@ def test_required_checked_per_touched_section(caseworker: Any) -> None:
     assert record.version == 1
     with pytest.raises(RecordInvalid) as error:
         actions.create_record("incident", {"description": "x"}, caseworker)
-    assert problems_of(error) == {"incident_date": ["is required."]}
+    assert problems_of(error) == {"incident_date": ["This field is required."]}
 
 
 def test_required_sections_named_by_form(caseworker: Any) -> None:
     with pytest.raises(RecordInvalid) as error:
         actions.create_record("incident", {}, caseworker, required_sections=["incident_details"])
-    assert problems_of(error) == {"incident_date": ["is required."]}
+    assert problems_of(error) == {"incident_date": ["This field is required."]}
+
+
+def test_required_bad_date_gets_one_message(caseworker: Any) -> None:
+    with pytest.raises(RecordInvalid) as error:
+        actions.create_record("incident", {"incident_date": "2026-13-45"}, caseworker)
+    assert problems_of(error) == {
+        "incident_date": ["'2026-13-45' is not a date; write it as YYYY-MM-DD."]
+    }
 
 
 def test_nul_character_rejected(caseworker: Any) -> None:

@@ -28,7 +28,7 @@ def test_french_message_quotes_the_value(caseworker: Any) -> None:
 def test_spanish_required_message(caseworker: Any) -> None:
     with translation.override("es"), pytest.raises(RecordInvalid) as error:
         actions.create_record("case", {"name_last": "Haddad"}, caseworker)
-    assert error.value.by_path()["name_first"] == ["es obligatorio."]
+    assert error.value.by_path()["name_first"] == ["Este campo es requerido."]
 
 
 def test_portuguese_number_bound(caseworker: Any) -> None:

@@ -450,7 +450,7 @@ def test_register_anyway_creates_the_case(caseworker: User) -> None:
 
 def test_register_shows_required_field_problem(caseworker: User) -> None:
     response = signed_in(caseworker).post("/cases/new", {"f_name_last": "Haddad"})
-    assert re.search(r'id="id_f_name_first-error">[^<]*is required', text_of(response))
+    assert re.search(r'id="id_f_name_first-error">[^<]*This field is required', text_of(response))
 
 
 # Language

@@ -209,7 +209,16 @@ def test_incident_registration_creates_the_incident(caseworker: User) -> None:
 
 def test_incident_registration_names_a_missing_field(caseworker: User) -> None:
     response = signed_in(caseworker).post("/records/incident/new", {"f_description": "A fight"})
-    assert re.search(r'id="id_f_incident_date-error">[^<]*is required', text_of(response))
+    assert re.search(
+        r'id="id_f_incident_date-error">[^<]*This field is required', text_of(response)
+    )
+
+
+def test_incident_bad_date_not_called_missing(caseworker: User) -> None:
+    response = signed_in(caseworker).post(
+        "/records/incident/new", {"f_incident_date": "2026-13-45", "f_description": "A fight"}
+    )
+    assert "is required" not in text_of(response)
 
 
 def test_family_registration_warns_of_a_possible_duplicate(caseworker: User) -> None:

@@ -5,7 +5,8 @@ options, validation rules and skip logic, and returns them normalised, with calc
 recomputed. It collects every problem before raising, so a form shows all its errors at once.
 Messages name the field and the fix; they repeat the value only for fields not marked sensitive.
 They are translated into the language active when the problem is found (the request's).
-Each message follows the field's label or path, so it starts with a verb or the value.
+Each message is shown under the field's label or beside its path, and a field may have several,
+each a sentence of its own.
 """
 
 import contextlib
@@ -81,6 +82,12 @@ class _Cleaner:
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(FieldProblem(path, message))
+
+    def add_required(self, path: str) -> None:
+        """Report a missing value, unless the value given was rejected for another reason."""
+        if any(problem.path == path for problem in self.problems):
+            return
+        self.add(path, _("This field is required."))
 
     def clean_fields(
         self, values: Any, fields: dict[str, Field], archived: dict[str, Field], prefix: str
@@ -329,7 +336,7 @@ class _Cleaner:
                     f"{prefix}.{field.name}", _("is hidden by its condition and takes no value.")
                 )
             if shown and field.spec.get("required") and is_empty(row.get(field.name)):
-                self.add(f"{prefix}.{field.name}", _("is required."))
+                self.add_required(f"{prefix}.{field.name}")
 
     def clean_tally(self, field: Field, value: Any, path: str) -> dict[str, int] | None:
         if not isinstance(value, dict):
@@ -577,7 +584,7 @@ def clean_changes(
         for field in section.fields:
             missing = field.spec.get("required") and is_empty(merged.get(field.name))
             if missing and condition_holds(field.spec.get("visible_if"), merged):
-                cleaner.add(field.name, _("is required."))
+                cleaner.add_required(field.name)
 
     if cleaner.problems:
         raise RecordInvalid(cleaner.problems)
