@@ -112,6 +112,8 @@ if not SECRET_KEY:
         )
 
 ALLOWED_HOSTS = os.environ.get("TUTELA_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+# Django's own CSRF failure page is English only, outside the site's layout.
+CSRF_FAILURE_VIEW = "tutela.web.views.errors.csrf_failure"
 CSRF_TRUSTED_ORIGINS = [
     origin for origin in os.environ.get("TUTELA_CSRF_TRUSTED_ORIGINS", "").split(",") if origin
 ]
