@@ -156,6 +156,20 @@ def test_search_filters_and_invalid_filter(api: Client) -> None:
     assert bad.json()["error"]["code"] == "invalid_search"
 
 
+def test_search_unknown_key_is_400(api: Client) -> None:
+    response = api.post(f"{BASE}search", {"q": "Lusia"}, "application/json")
+    assert response.status_code == 400
+
+
+def test_search_unknown_key_named_in_error(api: Client) -> None:
+    response = api.post(f"{BASE}search", {"q": "Lusia"}, "application/json")
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["details"][0]["path"] == "q"
+    assert error["details"][0]["message"].startswith("q is not a search key.")
+    assert "text, name, status" in error["details"][0]["message"]
+
+
 def test_list_cursor_paging(api: Client) -> None:
     ids = {create(api, name_first=f"Child{i}")["id"] for i in range(5)}
     seen: list[str] = []

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from tutela.records.models import Status
@@ -44,6 +45,8 @@ class DateRangeSerializer(serializers.Serializer[Any]):
 
 
 class SearchSerializer(serializers.Serializer[Any]):
+    """The body of a search. An unknown key is rejected, so a misspelt filter is not ignored."""
+
     text = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -77,6 +80,19 @@ class SearchSerializer(serializers.Serializer[Any]):
     )
     cursor = serializers.CharField(required=False, allow_blank=True, max_length=500)
     limit = serializers.IntegerField(required=False, default=25, min_value=1, max_value=100)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = [key for key in self.initial_data if key not in self.fields]
+        if unknown:
+            accepted = ", ".join(self.fields)
+            raise serializers.ValidationError(
+                {
+                    key: _("%(key)s is not a search key. The accepted keys are: %(accepted)s.")
+                    % {"key": key, "accepted": accepted}
+                    for key in unknown
+                }
+            )
+        return attrs
 
 
 class DuplicateCheckSerializer(serializers.Serializer[Any]):
