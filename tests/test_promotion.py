@@ -159,6 +159,7 @@ REJECTIONS = {
     "unknown_signer": "unknown_signer",
     "version": "version_incompatible",
     "malformed": "malformed",
+    "not_json": "malformed",
     "header_changed": "bad_signature",
     "bad_time": "malformed",
 }
@@ -188,6 +189,8 @@ def make_bad_bundle(kind: str, content: dict[str, Any], trusted: tuple[str, str]
         return raw[: len(raw) // 2]
     if kind == "malformed":
         return raw.replace(b'"header":', b'"header": x', 1)
+    if kind == "not_json":
+        return b"not json {"
     return raw
 
 
@@ -218,6 +221,13 @@ def test_receive_command_rejects_file(
     with pytest.raises(CommandError, match="truncated"):
         call_command("config", "receive", str(path))
     assert Bundle.objects.get().reason_code == "truncated"
+
+
+def test_receive_command_not_json_is_malformed(sample_config: None, tmp_path: Path) -> None:
+    path = tmp_path / "bundle.json"
+    path.write_bytes(b"not json {")
+    with pytest.raises(CommandError, match="malformed"):
+        call_command("config", "receive", str(path))
 
 
 # Plans

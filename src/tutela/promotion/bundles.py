@@ -116,7 +116,7 @@ def _parse(raw: bytes) -> dict[str, Any]:
     try:
         bundle = json.loads(text)
     except json.JSONDecodeError as e:
-        if ends_early(text):
+        if ends_early(text, e):
             raise Rejection(
                 "truncated",
                 f"The bundle ends early, after {len(raw):,} bytes: it was cut off in transfer. "
@@ -161,24 +161,27 @@ def _check_header_values(header: dict[str, Any]) -> None:
         raise Rejection("malformed", "The header's created_at is not an ISO 8601 time with zone.")
 
 
-def ends_early(text: str) -> bool:
-    """Return whether JSON text stops inside a string, object or array (cut off in transfer)."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-    return in_string or depth > 0
+# The characters left of a number cut off in transfer: a sign, a point or an exponent.
+NUMBER_END = re.compile(r"[-+.eE]+")
+
+
+def ends_early(text: str, error: json.JSONDecodeError) -> bool:
+    """Return whether JSON text is valid up to where it stops, so it was cut off in transfer.
+
+    Text that goes wrong before its end (`not json {`) is malformed, not cut off.
+    """
+    if not text.strip():
+        return False
+    # The decoder reports an unclosed string at its opening quote: the string runs to the end.
+    if error.msg.startswith("Unterminated string"):
+        return True
+    rest = text[error.pos :].rstrip()
+    # A cut inside true, false, null or a number (`12.`) is reported before the cut part.
+    if rest and any(word.startswith(rest) and word != rest for word in ("true", "false", "null")):
+        return True
+    if NUMBER_END.fullmatch(rest):
+        return True
+    return error.pos >= len(text.rstrip())
 
 
 def _check_versions(header: dict[str, Any]) -> None:
