@@ -427,6 +427,19 @@ def test_untrusted_mail_certificate_rejected(
     assert mail_server.inbox.messages == []
 
 
+@pytest.mark.django_db
+def test_failed_reset_suggests_reset_again(
+    caseworker: User, mail_server: MailServer, settings: Any, tmp_path: Path
+) -> None:
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    use_mail_server(settings, mail_server, other_ca)
+    caseworker.email = "amina@example.org"
+    caseworker.save(update_fields=["email"])
+    with pytest.raises(CommandError, match=f"then run: tutela user reset {caseworker.username}$"):
+        call_command("user", "reset", caseworker.username)
+
+
 def test_plain_smtp_refused_unless_allowed() -> None:
     with pytest.raises(ImproperlyConfigured, match="without TLS"):
         StartTlsEmailBackend(alias="test", host="127.0.0.1", port=25, use_tls=False)

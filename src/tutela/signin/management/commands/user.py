@@ -82,12 +82,14 @@ class Command(BaseCommand):
             raise CommandError(f"No user is named {username!r}.") from None
 
     def send(self, user: User, purpose: str) -> None:
+        # The command that sends this link again once the mail settings are fixed.
+        again = "reset" if purpose == onboarding.Purpose.PASSWORD_RESET else "invite"
         try:
             onboarding.send_link(user, purpose)
         except OSError as e:  # smtplib and ssl errors are OSErrors (some also ValueErrors)
             raise CommandError(
                 f"The email to {user.username} could not be sent ({type(e).__name__}: {e}). "
-                f"Check the TUTELA_SMTP_* settings, then run: tutela user invite {user.username}"
+                f"Check the TUTELA_SMTP_* settings, then run: tutela user {again} {user.username}"
             ) from None
         except ValueError as e:
             raise CommandError(str(e)) from None
