@@ -376,6 +376,33 @@ def test_backfill_encrypts_values_stored_in_clear(caseworker: User) -> None:
     assert Record.objects.get(pk=record.pk).data["name_first"] == "Plainname"
 
 
+def encrypt_records() -> str:
+    out = io.StringIO()
+    call_command("keys", "encrypt-records", stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.mark.usefixtures("configured")
+def test_backfill_rewrites_only_clear_records(caseworker: User) -> None:
+    new_case(caseworker)
+    record = new_case(caseworker)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE records_record SET data = data || %s::jsonb WHERE id = %s",
+            ['{"name_first": "Plainname"}', record.pk],
+        )
+    assert "Checked 2 records. Rewrote 1 records" in encrypt_records()
+
+
+@pytest.mark.usefixtures("configured")
+def test_backfill_second_run_rewrites_nothing(caseworker: User, media: Path) -> None:
+    attach(new_case(caseworker), caseworker, jpeg())
+    encrypt_records()
+    assert "Rewrote 0 records that did not match the configuration, 0 history rows and 0 " in (
+        encrypt_records()
+    )
+
+
 # A database dump
 
 

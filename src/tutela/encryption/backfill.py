@@ -8,7 +8,8 @@ search tokens, search vector, match columns) are computed again. History rows fo
 
 Each batch is one short transaction that locks only its own records, in primary key order, so
 the site stays in use; a stopped run resumes with `--after` the last id it printed. Versions
-are not changed: nothing a user entered changes.
+are not changed: nothing a user entered changes. A record whose stored values already match
+the configuration is skipped, so a second run rewrites nothing.
 
 TODO: files stored in clear before encryption was on stay in clear; encrypting them needs a
 pass over the storage that writes each file again and updates its checksum.
@@ -17,12 +18,16 @@ pass over the storage that writes each file again and updates its checksum.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models.functions import Cast
 
 from tutela.configuration.forms import FormDefinition, get_form
 from tutela.configuration.models import RecordType
+from tutela.encryption import envelope
+from tutela.encryption.policy import Policy, policy_of_form
 from tutela.records import derived
 from tutela.records.models import Record, RecordHistory
 
@@ -46,6 +51,8 @@ WHERE r.id = v.id
 
 @dataclass
 class Progress:
+    # Records looked at, and those among them rewritten.
+    checked: int = 0
     records: int = 0
     history_rows: int = 0
     last_id: uuid.UUID | None = None
@@ -58,13 +65,14 @@ def backfill(
     limit: int | None = None,
     report: Callable[[Progress], None] | None = None,
 ) -> Progress:
-    """Rewrite every record (or `limit` of them) after the id `after`, `batch` at a time."""
+    """Check every record (or `limit` of them) after the id `after`, `batch` at a time, and
+    rewrite those whose stored values do not match the configuration."""
     progress = Progress(last_id=after)
     for record_type in RecordType.objects.order_by("unique_id"):
         form = get_form(record_type.unique_id)
         last = after
-        while limit is None or progress.records < limit:
-            size = batch if limit is None else min(batch, limit - progress.records)
+        while limit is None or progress.checked < limit:
+            size = batch if limit is None else min(batch, limit - progress.checked)
             done, last = rewrite_batch(record_type, form, last, size, progress)
             if not done:
                 break
@@ -87,9 +95,20 @@ def rewrite_batch(
         records = Record.objects.select_for_update(of=("self",)).filter(record_type=record_type)
         if after is not None:
             records = records.filter(pk__gt=after)
-        rows = list(records.order_by("pk")[:size])
-        if not rows:
+        # The stored (possibly encrypted) values, read past the decrypting model fields.
+        records = records.annotate(
+            stored_data=Cast("data", models.JSONField()),
+            stored_name=Cast("display_name", models.TextField()),
+        )
+        batch_rows = list(records.order_by("pk")[:size])
+        if not batch_rows:
             return 0, after
+        progress.checked += len(batch_rows)
+        progress.last_id = batch_rows[-1].pk
+        rules = policy_of_form(form)
+        rows = [row for row in batch_rows if needs_rewrite(row.stored_data, row.stored_name, rules)]
+        if not rows:
+            return len(batch_rows), batch_rows[-1].pk
 
         texts = []
         for record in rows:
@@ -113,8 +132,35 @@ def rewrite_batch(
 
     progress.records += len(rows)
     progress.history_rows += len(history)
-    progress.last_id = rows[-1].pk
-    return len(rows), rows[-1].pk
+    return len(batch_rows), batch_rows[-1].pk
+
+
+def needs_rewrite(data: Any, display_name: str | None, rules: Policy) -> bool:
+    """Return whether stored values differ from what the policy seals: a sensitive value in
+    clear, or an encrypted value of a field that is no longer sensitive."""
+    if bool(display_name) and envelope.is_sealed(display_name) != rules.names:
+        return True
+    if not isinstance(data, dict):
+        return False
+    for name, value in data.items():
+        if value is None:
+            continue
+        if envelope.is_sealed(value) != (name in rules.fields):
+            return True
+        if isinstance(value, list) and any(
+            row_needs_rewrite(row, rules.subform_fields.get(name, frozenset())) for row in value
+        ):
+            return True
+    return False
+
+
+def row_needs_rewrite(row: Any, sensitive: frozenset[str]) -> bool:
+    if not isinstance(row, dict):
+        return False
+    return any(
+        value is not None and envelope.is_sealed(value) != (name in sensitive)
+        for name, value in row.items()
+    )
 
 
 def backfill_texts(batch: int = 500) -> int:
@@ -126,12 +172,18 @@ def backfill_texts(batch: int = 500) -> int:
     from tutela.attachments.models import Attachment
     from tutela.web.models import SavedSearch
 
+    if not envelope.enabled():
+        return 0
     done = 0
     for model, column in ((Attachment, "file_name"), (SavedSearch, "text")):
         last = None
+        # Lookups compare the stored text, so encrypted values are left out here.
+        plain = model.objects.exclude(**{f"{column}__startswith": envelope.PREFIX}).exclude(
+            **{column: ""}
+        )
         while True:
             with transaction.atomic():
-                rows = model.objects.select_for_update().order_by("pk")
+                rows = plain.select_for_update().order_by("pk")
                 if last is not None:
                     rows = rows.filter(pk__gt=last)
                 page = list(rows[:batch])

@@ -142,7 +142,10 @@ class Command(BaseCommand):
 
     def encrypt_records(self, options: dict[str, Any]) -> None:
         def report(progress: backfill.Progress) -> None:
-            self.stderr.write(f"{progress.records} records done, last id {progress.last_id}")
+            self.stderr.write(
+                f"{progress.checked} records checked, {progress.records} rewritten, "
+                f"last id {progress.last_id}"
+            )
 
         with single_run():
             progress = backfill.backfill(
@@ -153,6 +156,7 @@ class Command(BaseCommand):
             )
             texts = backfill.backfill_texts(options["batch"]) if options["after"] is None else 0
         self.stdout.write(
-            f"Rewrote {progress.records} records, {progress.history_rows} history rows and "
-            f"{texts} file names and saved searches."
+            f"Checked {progress.checked} records. Rewrote {progress.records} records that did "
+            f"not match the configuration, {progress.history_rows} history rows and {texts} "
+            "file names and saved searches."
         )
