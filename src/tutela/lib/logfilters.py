@@ -14,8 +14,9 @@ class OneLineOversizedRequest(logging.Filter):
         request = getattr(record, "request", None)
         path = getattr(request, "path", "?")
         method = getattr(request, "method", "?")
+        message = record.getMessage()
         record.msg = "Rejected %s %s with 400: %s"
-        record.args = (method, path, record.getMessage())
+        record.args = (method, path, message)
         record.exc_info = None
         record.exc_text = None
         return True
