@@ -507,3 +507,15 @@ def test_new_password_must_differ(client: Client, caseworker: Any) -> None:
     assert "must differ" in response.content.decode()
     caseworker.refresh_from_db()
     assert caseworker.must_change_password
+
+
+def test_every_page_links_to_password_and_two_step_sign_in(caseworker: User) -> None:
+    page = signed_in(caseworker).get("/").content.decode()
+    assert 'href="/password/"' in page
+    assert 'href="/accounts/2fa/"' in page
+    # The backups page is for staff only; its link too.
+    assert 'href="/ops/backups/"' not in page
+
+
+def test_staff_see_the_backups_link(administrator: User) -> None:
+    assert 'href="/ops/backups/"' in signed_in(administrator).get("/").content.decode()
