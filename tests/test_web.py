@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tutela.access.models import Agency, User
+from tutela.audit.models import AuditEntry
 from tutela.records import actions
 from tutela.records.models import Record
 
@@ -110,6 +111,9 @@ def test_password_change_clears_the_flag(caseworker: User) -> None:
     assert response.status_code == 302
     caseworker.refresh_from_db()
     assert not caseworker.must_change_password
+    entry = AuditEntry.objects.get(action="auth.password_change")
+    assert (entry.actor_id, entry.object_id) == (caseworker.pk, str(caseworker.pk))
+    assert "different secret" not in str(entry.details)
 
 
 def test_case_of_another_agency_is_not_found(caseworker: User, outsider: User) -> None:

@@ -14,6 +14,7 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 
 from tutela.access.models import User
+from tutela.audit.log import record_event
 
 
 class SignOutView(auth_views.LogoutView):
@@ -50,5 +51,6 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         if isinstance(user, User) and user.must_change_password:
             user.must_change_password = False
             user.save(update_fields=["must_change_password"])
+        record_event("auth.password_change", user=user, object_type="user", object_id=user.pk)
         messages.success(self.request, _("Your password has been changed."))
         return response
