@@ -161,6 +161,7 @@ def test_users_screen_lists_for_administrator(caseworker: User, administrator: U
     response = signed_in_client(administrator).get("/users/")
     assert response.status_code == 200
     assert "amina" in response.content.decode()
+    assert 'href="/users/new/"' in response.content.decode()
 
 
 def test_users_screen_forbidden_to_caseworker(caseworker: User) -> None:

@@ -42,7 +42,11 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/users/list.html",
-        {"users": users, "may_change": can(viewer, "user", "write")},
+        {
+            "users": users,
+            "may_change": can(viewer, "user", "write"),
+            "may_create": can(viewer, "user", "create"),
+        },
     )
 
 
