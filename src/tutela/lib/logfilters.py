@@ -11,6 +11,10 @@ class OneLineOversizedRequest(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # A logger configured twice (tests reconfigure logging) may carry the filter twice.
+        if getattr(record, "tutela_one_line", False):
+            return True
+        record.tutela_one_line = True
         request = getattr(record, "request", None)
         path = getattr(request, "path", "?")
         method = getattr(request, "method", "?")
