@@ -18,6 +18,7 @@ from tests.sample_configuration import sample
 from tutela.access.models import User
 from tutela.attachments.actions import add_attachment
 from tutela.attachments.models import Attachment
+from tutela.audit.models import AuditEntry
 from tutela.configuration.forms import get_form
 from tutela.configuration.loading import load_configuration
 from tutela.encryption import envelope, keyring, rotation
@@ -286,6 +287,22 @@ def test_rotation_moves_new_writes_to_the_new_key(caseworker: User, keys_file: P
     key = DataKey.objects.get(pk=envelope.data_key_id_of(data))
     assert key.master_key_id == new_key
     assert Record.objects.get(pk=before.pk).data["name_first"] == FIRST
+
+
+@pytest.mark.usefixtures("configured")
+def test_rotate_command_is_audited_without_key_material(caseworker: User, keys_file: Path) -> None:
+    new_case(caseworker)
+    call_command("keys", "rotate", "--keys-file", str(keys_file), stdout=io.StringIO())
+    rotated = AuditEntry.objects.get(action="keys.rotate")
+    assert rotated.object_id == envelope.active_master_key_id()
+    assert AuditEntry.objects.filter(action="keys.rewrap").exists()
+    secret_lines = keys_file.read_text()
+    for entry in AuditEntry.objects.filter(action__startswith="keys."):
+        assert entry.actor.startswith("cli:")
+        for line in secret_lines.splitlines():
+            value = line.partition("=")[2].strip().strip('"')
+            if len(value) > 20:
+                assert value not in str(entry.details) and value not in entry.object_id
 
 
 @pytest.mark.usefixtures("configured")

@@ -1,6 +1,7 @@
 """`tutela keys status | rotate | rewrap | retire | encrypt-records`: encryption at rest."""
 
 import contextlib
+import getpass
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,10 +11,22 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from tutela.audit.log import record_event
 from tutela.encryption import backfill, keyring, rotation
 
 # Session advisory lock that lets one `keys encrypt-records` run at a time.
 BACKFILL_LOCK = 7_410_401
+
+
+def audited(action: str, key_id: str, details: dict[str, Any] | None = None) -> None:
+    """Record a key operation in the audit log: the key id only, never key material."""
+    record_event(
+        action,
+        object_type="master_key",
+        object_id=key_id,
+        details=details or {},
+        actor_name=f"cli:{getpass.getuser()}",
+    )
 
 
 @contextlib.contextmanager
@@ -119,6 +132,7 @@ class Command(BaseCommand):
             options["keys_file"] or keyring.keyring().path or Path(settings.VAR_DIR) / "keys.toml"
         )
         key_id = rotation.rotate(path)
+        audited("keys.rotate", key_id)
         self.stdout.write(f"Added master key {key_id} to {path}; new values and files use it.")
         self.stdout.write("Copy the keys file to its offline backup now: without it, data is lost.")
         if not options["no_rewrap"]:
@@ -128,11 +142,13 @@ class Command(BaseCommand):
         count = rotation.rewrap(
             options["batch"], progress=lambda n: self.stderr.write(f"rewrapped {n} data keys")
         )
+        audited("keys.rewrap", "", {"data_keys": count})
         self.stdout.write(f"Rewrapped {count} data keys under the active master key.")
 
     def retire(self, options: dict[str, Any]) -> None:
         rotation.retire(options["key_id"], execute=options["execute"])
         if options["execute"]:
+            audited("keys.retire", options["key_id"])
             self.stdout.write(f"Retired master key {options['key_id']}.")
         else:
             self.stdout.write(
