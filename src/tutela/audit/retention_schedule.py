@@ -8,7 +8,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutela.ops.schedule import parse_time
+from tutela.ops.schedule import cron_shell, daily_timer, parse_time
 
 SERVICE = "tutela-retention.service"
 TIMER = "tutela-retention.timer"
@@ -49,31 +49,12 @@ def service_unit(schedule: RetentionSchedule) -> str:
 
 
 def timer_unit(schedule: RetentionSchedule) -> str:
-    hour, minute = parse_time(schedule.time)
-    return "\n".join(
-        [
-            "[Unit]",
-            "Description=Run the Tutela retention job every day",
-            "",
-            "[Timer]",
-            f"OnCalendar=*-*-* {hour:02d}:{minute:02d}:00",
-            "RandomizedDelaySec=10min",
-            "Persistent=true",
-            "",
-            "[Install]",
-            "WantedBy=timers.target",
-            "",
-        ]
-    )
+    return daily_timer("Run the Tutela retention job every day", schedule.time)
 
 
 def cron_line(schedule: RetentionSchedule) -> str:
     hour, minute = parse_time(schedule.time)
-    env = shlex.quote(schedule.environment_file)
-    shell = (
-        f"cd {shlex.quote(schedule.working_directory)} && "
-        f"{{ [ ! -r {env} ] || {{ set -a; . {env}; set +a; }}; }} && {schedule.command()}"
-    )
+    shell = cron_shell(schedule.working_directory, schedule.environment_file, schedule.command())
     return (
         "# Tutela retention (for /etc/cron.d); use this or the systemd timer, not both.\n"
         f"{minute} {hour} * * * {schedule.user} /bin/sh -c {shlex.quote(shell)}\n"

@@ -66,16 +66,21 @@ def service_unit(schedule: Schedule) -> str:
 
 
 def timer_unit(schedule: Schedule) -> str:
-    hour, minute = parse_time(schedule.time)
+    return daily_timer("Run the Tutela backup every day", schedule.time)
+
+
+def daily_timer(description: str, time: str) -> str:
+    """Return a systemd timer unit that starts its service every day at `time` (HH:MM)."""
+    hour, minute = parse_time(time)
     return "\n".join(
         [
             "[Unit]",
-            "Description=Run the Tutela backup every day",
+            f"Description={description}",
             "",
             "[Timer]",
             f"OnCalendar=*-*-* {hour:02d}:{minute:02d}:00",
             "RandomizedDelaySec=10min",
-            # A host that was off at the time runs the missed backup when it starts.
+            # A host that was off at the time runs the missed job when it starts.
             "Persistent=true",
             "",
             "[Install]",
@@ -85,14 +90,19 @@ def timer_unit(schedule: Schedule) -> str:
     )
 
 
-def cron_line(schedule: Schedule) -> str:
-    hour, minute = parse_time(schedule.time)
-    env = shlex.quote(schedule.environment_file)
-    command = " && ".join(schedule.steps())
-    shell = (
-        f"cd {shlex.quote(schedule.working_directory)} && "
+def cron_shell(working_directory: str, environment_file: str, command: str) -> str:
+    """Return the shell line a cron entry runs: `command` in its folder, with its environment."""
+    env = shlex.quote(environment_file)
+    return (
+        f"cd {shlex.quote(working_directory)} && "
         f"{{ [ ! -r {env} ] || {{ set -a; . {env}; set +a; }}; }} && {command}"
     )
+
+
+def cron_line(schedule: Schedule) -> str:
+    hour, minute = parse_time(schedule.time)
+    command = " && ".join(schedule.steps())
+    shell = cron_shell(schedule.working_directory, schedule.environment_file, command)
     return (
         "# Tutela backup (for /etc/cron.d); use this or the systemd timer, not both.\n"
         f"{minute} {hour} * * * {schedule.user} /bin/sh -c {shlex.quote(shell)}\n"
