@@ -54,7 +54,7 @@ def queryset_ms(records: QuerySet[Record]) -> float:
 
 
 def search_sql(call: Callable[[], Any]) -> str:
-    """The SQL of the query that `call` sends with a search or name-key condition."""
+    """Return the SQL of the query that `call` sends with a search or name-key condition."""
     with CaptureQueriesContext(connection) as captured:
         call()
     return next(

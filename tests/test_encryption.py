@@ -302,7 +302,8 @@ def test_rotate_command_is_audited_without_key_material(caseworker: User, keys_f
         for line in secret_lines.splitlines():
             value = line.partition("=")[2].strip().strip('"')
             if len(value) > 20:
-                assert value not in str(entry.details) and value not in entry.object_id
+                assert value not in str(entry.details)
+                assert value not in entry.object_id
 
 
 @pytest.mark.usefixtures("configured")

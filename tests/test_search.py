@@ -215,7 +215,7 @@ def test_word_shaped_like_short_id_searched_as_text(caseworker: Any) -> None:
     assert short_ids(found) == {wanted.short_id}
 
 
-def test_id_number_condition_only_for_fields_outside_the_search_vector(db: Any) -> None:
+def test_id_condition_outside_search_vector(db: Any) -> None:
     form = get_form("case")
     national_id = form.fields["national_id"]
     assert not national_id.searchable
@@ -233,7 +233,7 @@ def test_id_number_condition_only_for_fields_outside_the_search_vector(db: Any) 
         national_id.sensitive = False
 
 
-def test_text_search_sorts_the_matches_not_the_whole_index(caseworker: Any) -> None:
+def test_text_search_sorts_matches_only(caseworker: Any) -> None:
     case(caseworker, "Amal", "Haddad")
     with CaptureQueriesContext(connection) as queries:
         search(Criteria("case", text="haddad"))

@@ -64,8 +64,8 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
             status=status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, OperationalError) and isinstance(exc.__cause__, LockNotAvailable):
-        # A configuration promotion holds the records table for its few seconds of apply.
-        logger.warning("Answered 503: a lock was not granted in time (%s)", exc.__cause__)
+        # A configuration promotion locks the records table for the few seconds its apply takes.
+        logger.warning("Responded 503: a lock timed out (%s)", exc.__cause__)
         response = Response(
             error_body(
                 "retry_later",

@@ -145,7 +145,7 @@ def exact_match(text: str, record_type: str) -> QuerySet[Record] | None:
 
 
 def id_number_match(text: str, form: FormDefinition) -> Q:
-    """A condition matching records whose id-number fields equal `text`.
+    """Return a condition matching records whose id-number fields equal `text`.
 
     Id-number fields that are searchable and not sensitive need none: their words are in the
     search vector already. The condition makes PostgreSQL read the form data of candidates,

@@ -14,7 +14,7 @@ RETRY_AFTER_SECONDS = 5
 
 
 class RetryLaterMiddleware:
-    """Answer 503 with a retry-later page when a page's save timed out waiting for a lock.
+    """Respond with 503 with a retry-later page when a page's save timed out waiting for a lock.
 
     Applying a promoted configuration locks the records table for a few seconds. A save that
     waits longer than the lock timeout is rolled back, so nothing was saved.
@@ -32,9 +32,7 @@ class RetryLaterMiddleware:
             and isinstance(exception.__cause__, LockNotAvailable)
         ):
             return None
-        logger.warning(
-            "Answered 503 to %s %s: a lock was not granted in time", request.method, request.path
-        )
+        logger.warning("Responded 503 to %s %s: a lock timed out", request.method, request.path)
         response = render(request, "sites/retry_later.html", status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
